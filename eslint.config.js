@@ -1,0 +1,50 @@
+// ESLint flat config. The `workflows/**` override keeps Node built-ins and I/O libraries out of
+// workflow code, which runs in Temporal's deterministic sandbox (a bundling test backs this up).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+const forbiddenInWorkflows = [
+  ...builtinModules.flatMap((m) => [m, `node:${m}`]),
+  '@kubernetes/client-node',
+  '@aws-sdk/*',
+  'zookeeper',
+  'pino',
+  '@temporalio/activity',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/testing',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', '.tools/', '.stack/', 'coverage/', 'bench-results/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: forbiddenInWorkflows
+            .filter((m) => !m.includes('*'))
+            .map((name) => ({
+              name,
+              message:
+                'workflow code runs in the Temporal sandbox: no Node built-ins or I/O; use an activity',
+            })),
+          patterns: [
+            { group: ['@aws-sdk/*', '../src/stack/*', '../src/logger*'], message: 'no I/O in workflows' },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,76 @@
+/**
+ * The one configuration module: command-line flags override environment variables, which
+ * override defaults. Nothing else in the project reads `process.env` for settings.
+ */
+import { parseArgs } from 'node:util';
+import type { LevelWithSilent } from 'pino';
+
+/** Everything `npm start` needs to know. */
+export interface OrchestratorConfig {
+  temporal: {
+    /** host:port of the Temporal frontend; undefined means "bring up the local stack". */
+    address?: string;
+    namespace: string;
+    taskQueue: string;
+  };
+  /** Path of the management cluster's kubeconfig; undefined means the default loading rules. */
+  managementKubeconfig?: string;
+  logLevel: LevelWithSilent;
+}
+
+/** The task queue the orchestrator's workers poll unless told otherwise. */
+export const DEFAULT_TASK_QUEUE = 'resiliency-orchestrator';
+
+const LEVELS: LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Usage text of `npm start -- --help`. */
+export const USAGE = `usage: npm start -- [options]
+  --temporal-address HOST:PORT   Temporal frontend (env TEMPORAL_ADDRESS); unset: start the local stack
+  --temporal-namespace NAME      Temporal namespace (env TEMPORAL_NAMESPACE, default "default")
+  --task-queue NAME              task queue (env TEMPORAL_TASK_QUEUE, default "${DEFAULT_TASK_QUEUE}")
+  --kubeconfig PATH              management cluster kubeconfig (env MANAGEMENT_KUBECONFIG)
+  --log-level LEVEL              ${LEVELS.join('|')} (env LOG_LEVEL, default "info")`;
+
+/** A configuration problem, named by flag or variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Builds the configuration from argv (without node and script) and an environment. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OrchestratorConfig & { help: boolean } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        'temporal-address': { type: 'string' },
+        'temporal-namespace': { type: 'string' },
+        'task-queue': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const logLevel = (values['log-level'] ?? env.LOG_LEVEL ?? 'info') as LevelWithSilent;
+  if (!LEVELS.includes(logLevel)) {
+    throw new ConfigError(`--log-level / LOG_LEVEL: '${logLevel}' is not one of ${LEVELS.join(', ')}`);
+  }
+  const address = values['temporal-address'] ?? env.TEMPORAL_ADDRESS;
+  if (address !== undefined && !/^[^\s:]+:\d+$/.test(address)) {
+    throw new ConfigError(`--temporal-address / TEMPORAL_ADDRESS: '${address}' is not HOST:PORT`);
+  }
+  return {
+    help: values.help ?? false,
+    temporal: {
+      address,
+      namespace: values['temporal-namespace'] ?? env.TEMPORAL_NAMESPACE ?? 'default',
+      taskQueue: values['task-queue'] ?? env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    },
+    managementKubeconfig: values.kubeconfig ?? env.MANAGEMENT_KUBECONFIG,
+    logLevel,
+  };
+}

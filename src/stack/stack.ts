@@ -1,0 +1,671 @@
+/**
+ * The local stack: etcd, three kube-apiservers (management, source, destination) on one etcd
+ * with their own prefixes, the Temporal dev server with its UI, MinIO with one bucket, and two
+ * standalone ZooKeeper servers. Every process runs in the background on loopback ports; its pid,
+ * ports and log file are kept in `.stack/state.json`, and `.stack/env` tells clients where to go.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { Connection } from '@temporalio/client';
+import { StackError } from './errors.js';
+import { formatDuration, pidAlive, pidCommandLine, withLockDir } from './exec.js';
+import { ensurePki, type Pki } from './pki.js';
+import { freePort, portInUse } from './ports.js';
+import {
+  stackDir,
+  stackEnvFile,
+  stackKubeconfigDir,
+  stackLogDir,
+  stackPkiDir,
+  stackStateFile,
+} from './paths.js';
+import { ensureTools, type ToolPaths } from './tools.js';
+import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes.js';
+
+/** The components of the stack, in start order. */
+export const COMPONENTS = [
+  'etcd',
+  'management',
+  'source',
+  'destination',
+  'temporal',
+  's3',
+  'zk-source',
+  'zk-destination',
+] as const;
+export type ComponentName = (typeof COMPONENTS)[number];
+
+const ALIASES: Record<string, ComponentName> = {
+  minio: 's3',
+  'zookeeper-source': 'zk-source',
+  'zookeeper-destination': 'zk-destination',
+};
+
+/** Resolves a user-typed component name (aliases such as `minio` included). */
+export function componentByName(name: string): ComponentName {
+  const n = (ALIASES[name] ?? name) as ComponentName;
+  if (!COMPONENTS.includes(n)) {
+    throw new StackError(`unknown component '${name}': use one of ${COMPONENTS.join(', ')}`);
+  }
+  return n;
+}
+
+/** What `.stack/state.json` holds for one component. */
+interface ComponentState {
+  pid: number;
+  ports: Record<string, number>;
+  logFile: string;
+  command: string[];
+}
+
+/** The whole of `.stack/state.json`. */
+interface StackState {
+  components: Partial<Record<ComponentName, ComponentState>>;
+  ports: Record<ComponentName, Record<string, number>>;
+  s3: { accessKeyId: string; secretAccessKey: string; bucket: string; region: string };
+}
+
+/** The `.stack/env` variables, as the README documents them. */
+export type StackEnv = Record<
+  | 'TEMPORAL_ADDRESS'
+  | 'TEMPORAL_NAMESPACE'
+  | 'TEMPORAL_UI_URL'
+  | 'MANAGEMENT_KUBECONFIG'
+  | 'SOURCE_KUBECONFIG'
+  | 'DESTINATION_KUBECONFIG'
+  | 'S3_ENDPOINT'
+  | 'S3_REGION'
+  | 'S3_ACCESS_KEY_ID'
+  | 'S3_SECRET_ACCESS_KEY'
+  | 'S3_BUCKET'
+  | 'ZK_SOURCE'
+  | 'ZK_DESTINATION'
+  | 'STACK_LOG_DIR',
+  string
+>;
+
+/** Everything a component definition needs to build its command line. */
+interface Ctx {
+  tools: ToolPaths;
+  pki: Pki;
+  state: StackState;
+}
+
+/** How to run and probe one component. */
+interface ComponentDef {
+  /** Port names; `preferred` ports are used when free (Temporal's well-known 7233/8233). */
+  ports: string[];
+  preferred?: Record<string, number>;
+  command(ctx: Ctx, ports: Record<string, number>): { cmd: string; args: string[]; env?: NodeJS.ProcessEnv };
+  /** Resolves true once the component serves requests. */
+  healthy(ctx: Ctx, ports: Record<string, number>): Promise<boolean>;
+  /** One-time set-up once healthy (the bucket). */
+  afterHealthy?(ctx: Ctx, ports: Record<string, number>): Promise<void>;
+  /** How long start-up may take before we give up. */
+  startTimeoutMs: number;
+}
+
+const dataDir = (name: ComponentName) => join(stackDir, 'data', name);
+
+function apiserver(name: 'management' | 'source' | 'destination'): ComponentDef {
+  return {
+    ports: ['https'],
+    startTimeoutMs: 120_000,
+    command: ({ tools, pki, state }, ports) => ({
+      cmd: tools['kube-apiserver'],
+      args: [
+        `--etcd-servers=http://127.0.0.1:${state.ports.etcd.client}`,
+        `--etcd-prefix=/${name}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${ports.https}`,
+        `--cert-dir=${dataDir(name)}`,
+        `--tls-cert-file=${pki.serverCert}`,
+        `--tls-private-key-file=${pki.serverKey}`,
+        `--client-ca-file=${pki.caCert}`,
+        '--authorization-mode=RBAC',
+        `--service-account-issuer=https://127.0.0.1:${ports.https}`,
+        `--service-account-key-file=${pki.serviceAccountPub}`,
+        `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--disable-admission-plugins=ServiceAccount',
+        '--allow-privileged=true',
+        '--profiling=false',
+      ],
+    }),
+    healthy: ({ pki }, ports) => httpOk(`https://127.0.0.1:${ports.https}/readyz`, readFileSync(pki.caCert)),
+  };
+}
+
+function zookeeper(name: 'zk-source' | 'zk-destination'): ComponentDef {
+  return {
+    ports: ['client'],
+    startTimeoutMs: 60_000,
+    command: ({ tools }, ports) => {
+      const dir = dataDir(name);
+      mkdirSync(dir, { recursive: true });
+      const cfg = join(dir, 'zoo.cfg');
+      writeFileSync(
+        cfg,
+        [
+          'tickTime=2000',
+          `dataDir=${join(dir, 'data')}`,
+          `clientPort=${ports.client}`,
+          'clientPortAddress=127.0.0.1',
+          'admin.enableServer=false',
+          '4lw.commands.whitelist=ruok,srvr,mntr',
+          'maxClientCnxns=0',
+          '',
+        ].join('\n'),
+      );
+      return { cmd: tools['zookeeper-server'], args: [cfg] };
+    },
+    healthy: async (_ctx, ports) => (await fourLetterWord(ports.client, 'ruok')) === 'imok',
+  };
+}
+
+const DEFS: Record<ComponentName, ComponentDef> = {
+  etcd: {
+    ports: ['client', 'peer'],
+    startTimeoutMs: 60_000,
+    command: ({ tools }, ports) => ({
+      cmd: tools.etcd,
+      args: [
+        '--name=stack',
+        `--data-dir=${dataDir('etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${ports.client}`,
+        `--advertise-client-urls=http://127.0.0.1:${ports.client}`,
+        `--listen-peer-urls=http://127.0.0.1:${ports.peer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${ports.peer}`,
+        `--initial-cluster=stack=http://127.0.0.1:${ports.peer}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ],
+    }),
+    healthy: (_ctx, ports) => httpOk(`http://127.0.0.1:${ports.client}/health`),
+  },
+  management: apiserver('management'),
+  source: apiserver('source'),
+  destination: apiserver('destination'),
+  temporal: {
+    ports: ['grpc', 'ui'],
+    preferred: { grpc: 7233, ui: 8233 },
+    startTimeoutMs: 90_000,
+    command: ({ tools }, ports) => {
+      mkdirSync(dataDir('temporal'), { recursive: true });
+      return {
+        cmd: tools.temporal,
+        args: [
+          'server',
+          'start-dev',
+          '--ip=127.0.0.1',
+          `--port=${ports.grpc}`,
+          `--ui-port=${ports.ui}`,
+          `--db-filename=${join(dataDir('temporal'), 'temporal.db')}`,
+          '--namespace=default',
+          '--log-level=warn',
+          ...SEARCH_ATTRIBUTES.map((a) => `--search-attribute=${a.name}=${a.type}`),
+        ],
+      };
+    },
+    healthy: async (_ctx, ports) => {
+      try {
+        const conn = await Connection.connect({ address: `127.0.0.1:${ports.grpc}`, connectTimeout: 2000 });
+        try {
+          await conn.workflowService.describeNamespace({ namespace: 'default' });
+          return await httpOk(`http://127.0.0.1:${ports.ui}/`);
+        } finally {
+          await conn.close();
+        }
+      } catch {
+        return false;
+      }
+    },
+  },
+  s3: {
+    ports: ['api', 'console'],
+    startTimeoutMs: 60_000,
+    command: ({ tools, state }, ports) => ({
+      cmd: tools.minio,
+      args: [
+        'server',
+        dataDir('s3'),
+        `--address=127.0.0.1:${ports.api}`,
+        `--console-address=127.0.0.1:${ports.console}`,
+      ],
+      env: {
+        ...process.env,
+        MINIO_ROOT_USER: state.s3.accessKeyId,
+        MINIO_ROOT_PASSWORD: state.s3.secretAccessKey,
+        MINIO_BROWSER: 'off',
+        MINIO_UPDATE: 'off',
+      },
+    }),
+    healthy: (_ctx, ports) => httpOk(`http://127.0.0.1:${ports.api}/minio/health/live`),
+    afterHealthy: async ({ state }, ports) => {
+      const s3 = s3Client(state, ports.api);
+      try {
+        await s3.send(new HeadBucketCommand({ Bucket: state.s3.bucket }));
+      } catch {
+        await s3.send(new CreateBucketCommand({ Bucket: state.s3.bucket }));
+      } finally {
+        s3.destroy();
+      }
+    },
+  },
+  'zk-source': zookeeper('zk-source'),
+  'zk-destination': zookeeper('zk-destination'),
+};
+
+function s3Client(state: StackState, port: number): S3Client {
+  return new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: state.s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: state.s3.accessKeyId, secretAccessKey: state.s3.secretAccessKey },
+  });
+}
+
+/** Resolves true when GET url answers 2xx within two seconds. */
+function httpOk(url: string, ca?: Buffer): Promise<boolean> {
+  return new Promise((resolveOk) => {
+    const onRes = (res: IncomingMessage) => {
+      res.resume();
+      resolveOk((res.statusCode ?? 500) < 300);
+    };
+    const req = url.startsWith('https:')
+      ? httpsGet(url, { ca, timeout: 2000 }, onRes)
+      : httpGet(url, { timeout: 2000 }, onRes);
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolveOk(false));
+  });
+}
+
+/** Sends a ZooKeeper four-letter word and returns the reply, or '' on failure. */
+function fourLetterWord(port: number, word: string): Promise<string> {
+  return new Promise((resolveReply) => {
+    let out = '';
+    const sock = connect({ host: '127.0.0.1', port }, () => sock.write(word));
+    sock.setTimeout(2000, () => sock.destroy());
+    sock.on('data', (d) => (out += d.toString()));
+    sock.on('close', () => resolveReply(out.trim()));
+    sock.on('error', () => resolveReply(''));
+  });
+}
+
+function readState(): StackState | undefined {
+  try {
+    return JSON.parse(readFileSync(stackStateFile, 'utf8')) as StackState;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(state: StackState): void {
+  mkdirSync(stackDir, { recursive: true });
+  writeFileSync(stackStateFile, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** Whether the recorded pid still runs the recorded program (guards against pid reuse). */
+function ownsPid(cs: ComponentState | undefined): cs is ComponentState {
+  if (!cs || !pidAlive(cs.pid)) return false;
+  const cmdline = pidCommandLine(cs.pid);
+  return cmdline === undefined || cmdline.includes(cs.command[0].split('/').pop() as string);
+}
+
+/**
+ * Picks the ports of one component: `STACK_PORT_<COMPONENT>_<PORT>` (for example
+ * STACK_PORT_TEMPORAL_GRPC=7233) pins one and fails when it is taken; otherwise a preferred port
+ * when free, else any free loopback port.
+ */
+async function allocatePorts(name: ComponentName, taken: Set<number>): Promise<Record<string, number>> {
+  const def = DEFS[name];
+  const ports: Record<string, number> = {};
+  for (const p of def.ports) {
+    const variable = `STACK_PORT_${name.replace('-', '_').toUpperCase()}_${p.toUpperCase()}`;
+    const pinned = process.env[variable];
+    let port: number | undefined;
+    if (pinned) {
+      port = Number(pinned);
+      if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+        throw new StackError(`${variable}=${pinned} is not a port number`);
+      }
+      if (taken.has(port) || (await portInUse(port))) {
+        throw new StackError(
+          `cannot start ${name}: port ${port} (${variable}) on 127.0.0.1 is in use by another process`,
+        );
+      }
+    } else {
+      port = def.preferred?.[p];
+      if (port !== undefined && (taken.has(port) || (await portInUse(port)))) port = undefined;
+      while (port === undefined || taken.has(port)) port = await freePort();
+    }
+    taken.add(port);
+    ports[p] = port;
+  }
+  return ports;
+}
+
+/** Options of the stack operations. */
+export interface StackOptions {
+  print?: (line: string) => void;
+}
+
+const defaultPrint = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * Brings the whole stack up, or reuses it when it already runs and answers. A stack left over by a
+ * crashed run (some processes gone) is stopped and started clean. Returns the env of `.stack/env`
+ * and whether a running stack was reused.
+ */
+export async function up(opts: StackOptions = {}): Promise<{ env: StackEnv; reused: boolean }> {
+  const print = opts.print ?? defaultPrint;
+  return withLockDir(join(stackDir, '.lock'), async () => {
+    const tools = await ensureTools(print);
+    const existing = readState();
+    if (existing) {
+      const ctx: Ctx = {
+        tools,
+        pki: await ensurePki(tools.openssl, stackPkiDir, join(stackLogDir, 'pki.log')),
+        state: existing,
+      };
+      const alive = COMPONENTS.filter((c) => ownsPid(existing.components[c]));
+      if (alive.length === COMPONENTS.length) {
+        const answering = await Promise.all(COMPONENTS.map((c) => DEFS[c].healthy(ctx, existing.ports[c])));
+        if (answering.every(Boolean)) {
+          print(`stack: reusing the running stack (${stackDir})`);
+          return { env: writeEnv(existing), reused: true };
+        }
+      }
+      if (alive.length > 0 || Object.keys(existing.components).length > 0) {
+        print(
+          `stack: cleaning a stack left over by an earlier run (${alive.length} of ${COMPONENTS.length} processes alive)`,
+        );
+      }
+      await stopAll(existing, print);
+      rmSync(join(stackDir, 'data'), { recursive: true, force: true });
+    }
+    return { env: await startAll(tools, print), reused: false };
+  });
+}
+
+async function startAll(tools: ToolPaths, print: (l: string) => void): Promise<StackEnv> {
+  mkdirSync(stackLogDir, { recursive: true });
+  const pki = await ensurePki(tools.openssl, stackPkiDir, join(stackLogDir, 'pki.log'));
+  const taken = new Set<number>();
+  const ports = {} as StackState['ports'];
+  for (const c of COMPONENTS) ports[c] = await allocatePorts(c, taken);
+  const previous = readState();
+  const state: StackState = {
+    components: {},
+    ports,
+    s3: previous?.s3 ?? {
+      accessKeyId: `stack-${randomBytes(4).toString('hex')}`,
+      secretAccessKey: randomBytes(18).toString('base64url'),
+      bucket: 'resiliency-orchestrator',
+      region: 'us-east-1',
+    },
+  };
+  writeState(state);
+  const ctx: Ctx = { tools, pki, state };
+  const started = Date.now();
+  try {
+    await startComponent(ctx, 'etcd', print);
+    await Promise.all(COMPONENTS.filter((c) => c !== 'etcd').map((c) => startComponent(ctx, c, print)));
+  } catch (err) {
+    print('stack: start-up failed; stopping what was started');
+    await stopAll(state, print);
+    throw err;
+  }
+  writeKubeconfigs(pki, state);
+  const env = writeEnv(state);
+  print(`stack: up in ${formatDuration(Date.now() - started)}; env: ${stackEnvFile}`);
+  return env;
+}
+
+async function startComponent(ctx: Ctx, name: ComponentName, print: (l: string) => void): Promise<void> {
+  const def = DEFS[name];
+  const ports = ctx.state.ports[name];
+  const logFile = join(stackLogDir, `${name}.log`);
+  for (const port of Object.values(ports)) {
+    if (await portInUse(port)) {
+      throw new StackError(
+        `cannot start ${name}: port ${port} on 127.0.0.1 is in use by another process`,
+        logFile,
+      );
+    }
+  }
+  const { cmd, args, env } = def.command(ctx, ports);
+  mkdirSync(stackLogDir, { recursive: true });
+  const fd = openSync(logFile, 'a');
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env: env ?? process.env });
+  closeSync(fd);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.once('error', () => undefined);
+  child.unref();
+  if (!child.pid) throw new StackError(`cannot start ${name}: ${cmd} did not spawn`, logFile);
+  ctx.state.components[name] = { pid: child.pid, ports, logFile, command: [cmd, ...args] };
+  writeState(ctx.state);
+  const deadline = Date.now() + def.startTimeoutMs;
+  let exitCode: number | null | undefined;
+  void exited.then((c) => (exitCode = c));
+  for (;;) {
+    if (exitCode !== undefined) {
+      const tail = safeTail(logFile);
+      const why = /address already in use|bind: address/i.test(tail)
+        ? 'a port it needs is in use'
+        : `exit code ${exitCode}`;
+      throw new StackError(`${name} exited during start-up (${why})`, logFile);
+    }
+    if (await def.healthy(ctx, ports)) break;
+    if (Date.now() > deadline) {
+      throw new StackError(`${name} did not become healthy within ${def.startTimeoutMs / 1000}s`, logFile);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await def.afterHealthy?.(ctx, ports);
+  print(`stack: ${name} up (pid ${child.pid}, ${describePorts(ports)})`);
+}
+
+function describePorts(ports: Record<string, number>): string {
+  return Object.entries(ports)
+    .map(([k, v]) => `${k} 127.0.0.1:${v}`)
+    .join(', ');
+}
+
+function safeTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').slice(-4000);
+  } catch {
+    return '';
+  }
+}
+
+async function stopComponent(cs: ComponentState | undefined): Promise<boolean> {
+  if (!ownsPid(cs)) return false;
+  const signalGroup = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-cs.pid, sig);
+    } catch {
+      try {
+        process.kill(cs.pid, sig);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  signalGroup('SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (pidAlive(cs.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (pidAlive(cs.pid)) signalGroup('SIGKILL');
+  while (pidAlive(cs.pid)) await new Promise((r) => setTimeout(r, 50));
+  return true;
+}
+
+async function stopAll(state: StackState, print: (l: string) => void): Promise<void> {
+  for (const c of [...COMPONENTS].reverse()) {
+    if (await stopComponent(state.components[c]))
+      print(`stack: ${c} stopped (pid ${state.components[c]?.pid})`);
+    delete state.components[c];
+  }
+  writeState(state);
+}
+
+/** Stops every process of the stack, by pid. Data stays until the next clean `up`. */
+export async function down(opts: StackOptions = {}): Promise<void> {
+  const print = opts.print ?? defaultPrint;
+  await withLockDir(join(stackDir, '.lock'), async () => {
+    const state = readState();
+    if (!state) {
+      print('stack: nothing to stop');
+      return;
+    }
+    await stopAll(state, print);
+    rmSync(stackEnvFile, { force: true });
+    print('stack: down');
+  });
+}
+
+/**
+ * Stops one component (`stop`), starts it again on the same ports with the same data (`start`),
+ * or both (`restart`). The crash tests use these to kill and bring back real servers.
+ */
+export async function control(
+  action: 'stop' | 'start' | 'restart',
+  name: string,
+  opts: StackOptions = {},
+): Promise<void> {
+  const print = opts.print ?? defaultPrint;
+  const component = componentByName(name);
+  await withLockDir(join(stackDir, '.lock'), async () => {
+    const state = readState();
+    if (!state) throw new StackError('the stack is not up: run `npm run stack -- up` first');
+    if (action !== 'start') {
+      const stopped = await stopComponent(state.components[component]);
+      print(stopped ? `stack: ${component} stopped` : `stack: ${component} was not running`);
+      delete state.components[component];
+      writeState(state);
+    }
+    if (action !== 'stop') {
+      if (ownsPid(state.components[component])) {
+        print(`stack: ${component} already running`);
+        return;
+      }
+      const tools = await ensureTools(print);
+      const pki = await ensurePki(tools.openssl, stackPkiDir, join(stackLogDir, 'pki.log'));
+      await startComponent({ tools, pki, state }, component, print);
+    }
+  });
+}
+
+/** One row of `stack status`. */
+export interface ComponentStatus {
+  component: ComponentName;
+  state: 'up' | 'unhealthy' | 'down';
+  pid?: number;
+  address: string;
+  logFile: string;
+}
+
+/** What runs, where, and where its logs are. */
+export async function status(): Promise<ComponentStatus[]> {
+  const state = readState();
+  if (!state) return [];
+  const pki = {
+    caCert: join(stackPkiDir, 'ca.crt'),
+  } as Pki;
+  const ctx = { tools: {}, pki, state } as Ctx;
+  return Promise.all(
+    COMPONENTS.map(async (c) => {
+      const cs = state.components[c];
+      const ports = state.ports[c];
+      const running = ownsPid(cs);
+      const ok = running && existsSync(pki.caCert) ? await DEFS[c].healthy(ctx, ports) : false;
+      return {
+        component: c,
+        state: running ? (ok ? 'up' : 'unhealthy') : 'down',
+        pid: running ? cs.pid : undefined,
+        address: describePorts(ports),
+        logFile: join(stackLogDir, `${c}.log`),
+      } satisfies ComponentStatus;
+    }),
+  );
+}
+
+function kubeconfig(pki: Pki, name: string, port: number): string {
+  const b64 = (f: string) => readFileSync(f).toString('base64');
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: ${name}
+  cluster:
+    server: https://127.0.0.1:${port}
+    certificate-authority-data: ${b64(pki.caCert)}
+users:
+- name: ${name}-admin
+  user:
+    client-certificate-data: ${b64(pki.adminCert)}
+    client-key-data: ${b64(pki.adminKey)}
+contexts:
+- name: ${name}
+  context:
+    cluster: ${name}
+    user: ${name}-admin
+current-context: ${name}
+`;
+}
+
+function kubeconfigPath(name: 'management' | 'source' | 'destination'): string {
+  return join(stackKubeconfigDir, `${name}.yaml`);
+}
+
+function writeKubeconfigs(pki: Pki, state: StackState): void {
+  mkdirSync(stackKubeconfigDir, { recursive: true, mode: 0o700 });
+  for (const name of ['management', 'source', 'destination'] as const) {
+    writeFileSync(kubeconfigPath(name), kubeconfig(pki, name, state.ports[name].https), { mode: 0o600 });
+  }
+}
+
+function writeEnv(state: StackState): StackEnv {
+  const env: StackEnv = {
+    TEMPORAL_ADDRESS: `127.0.0.1:${state.ports.temporal.grpc}`,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_UI_URL: `http://127.0.0.1:${state.ports.temporal.ui}`,
+    MANAGEMENT_KUBECONFIG: kubeconfigPath('management'),
+    SOURCE_KUBECONFIG: kubeconfigPath('source'),
+    DESTINATION_KUBECONFIG: kubeconfigPath('destination'),
+    S3_ENDPOINT: `http://127.0.0.1:${state.ports.s3.api}`,
+    S3_REGION: state.s3.region,
+    S3_ACCESS_KEY_ID: state.s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: state.s3.secretAccessKey,
+    S3_BUCKET: state.s3.bucket,
+    ZK_SOURCE: `127.0.0.1:${state.ports['zk-source'].client}`,
+    ZK_DESTINATION: `127.0.0.1:${state.ports['zk-destination'].client}`,
+    STACK_LOG_DIR: stackLogDir,
+  };
+  const text = Object.entries(env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n');
+  writeFileSync(stackEnvFile, `${text}\n`, { mode: 0o600 });
+  return env;
+}
+
+/** Reads `.stack/env` when the stack is up, or undefined. */
+export function readEnv(): StackEnv | undefined {
+  try {
+    const env: Record<string, string> = {};
+    for (const line of readFileSync(stackEnvFile, 'utf8').split('\n')) {
+      const i = line.indexOf('=');
+      if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
+    }
+    return env as StackEnv;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The tool installer (`npm run tools`): puts the real servers the local stack runs into a cache
+ * keyed by tool and version, building them from the package registries our machines reach (the
+ * Go module proxy and Maven Central), and links them into `.tools/bin`.
+ *
+ * A binary already on PATH is reused when its version fits. Nothing is downloaded from anywhere
+ * else. Versions and the reasons behind them are in docs/local-stack.md.
+ */
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync, chmodSync, lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { captureOutput, formatDuration, runLogged, which, withLockDir } from './exec.js';
+import { StackError } from './errors.js';
+import { toolCacheDir, toolsBinDir } from './paths.js';
+
+/** Versions of every server the stack runs. Change a version here and the cache key follows. */
+export const TOOL_VERSIONS = {
+  temporal: '1.5.1',
+  etcd: '3.6.4',
+  kubernetes: '1.34.4',
+  minio: 'v0.0.0-20251015172955-9e49d5e7a648',
+  zookeeper: '3.9.4',
+} as const;
+
+/** The staging modules k8s.io/kubernetes replaces with local paths; we pin their published twins. */
+const KUBERNETES_STAGING_MODULES = [
+  'api',
+  'apiextensions-apiserver',
+  'apimachinery',
+  'apiserver',
+  'cli-runtime',
+  'client-go',
+  'cloud-provider',
+  'cluster-bootstrap',
+  'code-generator',
+  'component-base',
+  'component-helpers',
+  'controller-manager',
+  'cri-api',
+  'cri-client',
+  'csi-translation-lib',
+  'dynamic-resource-allocation',
+  'endpointslice',
+  'externaljwt',
+  'kms',
+  'kube-aggregator',
+  'kube-controller-manager',
+  'kube-proxy',
+  'kube-scheduler',
+  'kubectl',
+  'kubelet',
+  'metrics',
+  'mount-utils',
+  'pod-security-admission',
+  'sample-apiserver',
+  'sample-cli-plugin',
+  'sample-controller',
+];
+
+/** What an install step gets: its own cache folder, a log file and a way to print progress. */
+interface InstallContext {
+  dir: string;
+  binDir: string;
+  logFile: string;
+  print: (line: string) => void;
+}
+
+/** One server the stack needs. */
+interface ToolSpec {
+  /** Name of the tool and of its cache folder. */
+  name: keyof typeof TOOL_VERSIONS;
+  version: string;
+  /** Executables it provides, linked into `.tools/bin`. */
+  binaries: string[];
+  /** Commands that must be on PATH to install it. */
+  prerequisites: string[];
+  /** A rough first-build time, printed so nobody thinks the installer hung. */
+  estimate: string;
+  /** When set, a binary already on PATH whose version output passes `fits` is reused. */
+  onPath?: { binary: string; args: string[]; fits: (output: string) => boolean };
+  install(ctx: InstallContext): Promise<void>;
+}
+
+function goEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  // GOTOOLCHAIN=local: never fetch another Go toolchain; the machine's Go must do.
+  return { ...process.env, GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? 'local', ...extra };
+}
+
+const TOOLS: ToolSpec[] = [
+  {
+    name: 'temporal',
+    version: TOOL_VERSIONS.temporal,
+    binaries: ['temporal'],
+    prerequisites: ['go'],
+    estimate: 'about 5 minutes',
+    onPath: {
+      binary: 'temporal',
+      args: ['--version'],
+      fits: (out) => out.includes(`temporal version ${TOOL_VERSIONS.temporal}`),
+    },
+    async install(ctx) {
+      await runLogged(
+        'go',
+        ['install', `github.com/temporalio/cli/cmd/temporal@v${TOOL_VERSIONS.temporal}`],
+        {
+          env: goEnv({ GOBIN: ctx.binDir }),
+          logFile: ctx.logFile,
+          what: `building temporal ${TOOL_VERSIONS.temporal}`,
+          print: ctx.print,
+        },
+      );
+    },
+  },
+  {
+    name: 'etcd',
+    version: TOOL_VERSIONS.etcd,
+    binaries: ['etcd'],
+    prerequisites: ['go'],
+    estimate: 'about 3 minutes',
+    onPath: {
+      binary: 'etcd',
+      args: ['--version'],
+      fits: (out) => out.includes(`etcd Version: ${TOOL_VERSIONS.etcd}`),
+    },
+    async install(ctx) {
+      const src = join(ctx.dir, 'src');
+      mkdirSync(src, { recursive: true });
+      writeFileSync(join(src, 'go.mod'), 'module localbuild/etcd\n\ngo 1.25\n');
+      const what = `building etcd ${TOOL_VERSIONS.etcd}`;
+      const opts = { cwd: src, env: goEnv(), logFile: ctx.logFile, what, print: ctx.print };
+      await runLogged('go', ['get', `go.etcd.io/etcd/server/v3@v${TOOL_VERSIONS.etcd}`], opts);
+      await runLogged('go', ['build', '-o', join(ctx.binDir, 'etcd'), 'go.etcd.io/etcd/server/v3'], opts);
+    },
+  },
+  {
+    name: 'kubernetes',
+    version: TOOL_VERSIONS.kubernetes,
+    binaries: ['kube-apiserver', 'kubectl'],
+    prerequisites: ['go'],
+    estimate: '15 to 25 minutes on 2 cores',
+    async install(ctx) {
+      const v = TOOL_VERSIONS.kubernetes;
+      const [major, minor] = v.split('.');
+      const src = join(ctx.dir, 'src');
+      mkdirSync(src, { recursive: true });
+      const replaces = KUBERNETES_STAGING_MODULES.map(
+        (m) => `\tk8s.io/${m} => k8s.io/${m} v0.${minor}.${v.split('.')[2]}`,
+      );
+      writeFileSync(
+        join(src, 'go.mod'),
+        `module localbuild/kubernetes\n\ngo 1.25\n\nrequire k8s.io/kubernetes v${v}\n\nreplace (\n${replaces.join('\n')}\n)\n`,
+      );
+      const what = `building kube-apiserver and kubectl ${v}`;
+      const opts = { cwd: src, env: goEnv(), logFile: ctx.logFile, what, print: ctx.print };
+      const pkgs = ['k8s.io/kubernetes/cmd/kube-apiserver', 'k8s.io/kubernetes/cmd/kubectl'];
+      await runLogged('go', ['get', ...pkgs.map((p) => `${p}@v${v}`)], opts);
+      const ldflags = [
+        `-X k8s.io/component-base/version.gitVersion=v${v}`,
+        `-X k8s.io/component-base/version.gitMajor=${major}`,
+        `-X k8s.io/component-base/version.gitMinor=${minor}`,
+        `-X k8s.io/client-go/pkg/version.gitVersion=v${v}`,
+      ].join(' ');
+      for (const pkg of pkgs) {
+        const bin = pkg.split('/').pop() as string;
+        await runLogged('go', ['build', '-ldflags', ldflags, '-o', join(ctx.binDir, bin), pkg], opts);
+      }
+    },
+  },
+  {
+    name: 'minio',
+    version: TOOL_VERSIONS.minio,
+    binaries: ['minio'],
+    prerequisites: ['go'],
+    estimate: 'about 10 minutes',
+    async install(ctx) {
+      await runLogged('go', ['install', `github.com/minio/minio@${TOOL_VERSIONS.minio}`], {
+        env: goEnv({ GOBIN: ctx.binDir }),
+        logFile: ctx.logFile,
+        what: 'building minio',
+        print: ctx.print,
+      });
+    },
+  },
+  {
+    name: 'zookeeper',
+    version: TOOL_VERSIONS.zookeeper,
+    binaries: ['zookeeper-server'],
+    prerequisites: ['java', 'mvn'],
+    estimate: 'under a minute',
+    async install(ctx) {
+      const v = TOOL_VERSIONS.zookeeper;
+      const pom = `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>localbuild</groupId><artifactId>zookeeper-server</artifactId><version>${v}</version>
+  <dependencies>
+    <dependency><groupId>org.apache.zookeeper</groupId><artifactId>zookeeper</artifactId><version>${v}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-simple</artifactId><version>2.0.13</version></dependency>
+  </dependencies>
+</project>
+`;
+      writeFileSync(join(ctx.dir, 'pom.xml'), pom);
+      const lib = join(ctx.dir, 'lib');
+      await runLogged(
+        'mvn',
+        [
+          '-B',
+          '-q',
+          '-f',
+          join(ctx.dir, 'pom.xml'),
+          'dependency:copy-dependencies',
+          `-DoutputDirectory=${lib}`,
+          '-DincludeScope=runtime',
+        ],
+        { logFile: ctx.logFile, what: `fetching zookeeper ${v} from Maven Central`, print: ctx.print },
+      );
+      const launcher = join(ctx.binDir, 'zookeeper-server');
+      writeFileSync(
+        launcher,
+        `#!/bin/sh\n# ZooKeeper ${v} standalone server: zookeeper-server <zoo.cfg>\n` +
+          `exec java \${ZK_JAVA_OPTS:--Xmx256m} -cp '${lib}/*' org.apache.zookeeper.server.ZooKeeperServerMain "$@"\n`,
+      );
+      chmodSync(launcher, 0o755);
+    },
+  },
+];
+
+/** The names of the tools the installer knows. */
+export type ToolName = (typeof TOOLS)[number]['name'];
+
+/** Absolute paths of every executable the stack uses, by binary name. */
+export type ToolPaths = Record<string, string>;
+
+function link(target: string, name: string): void {
+  mkdirSync(toolsBinDir, { recursive: true });
+  const path = join(toolsBinDir, name);
+  try {
+    lstatSync(path);
+    rmSync(path);
+  } catch {
+    // no old link
+  }
+  symlinkSync(target, path);
+}
+
+/**
+ * Makes sure every tool is installed, building what is missing, and returns the path of each
+ * executable. Concurrent callers on one machine wait for each other through a lock per tool.
+ */
+export async function ensureTools(
+  print: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<ToolPaths> {
+  const paths: ToolPaths = {};
+  for (const tool of TOOLS) {
+    if (tool.onPath) {
+      const found = which(tool.onPath.binary);
+      const out =
+        found && !found.startsWith(toolsBinDir) ? captureOutput(found, tool.onPath.args) : undefined;
+      if (found && out && tool.onPath.fits(out)) {
+        paths[tool.onPath.binary] = found;
+        continue;
+      }
+    }
+    const dir = join(toolCacheDir, `${tool.name}-${tool.version}`);
+    const binDir = join(dir, 'bin');
+    const done = join(dir, '.installed');
+    if (!existsSync(done)) {
+      await withLockDir(join(toolCacheDir, `${tool.name}-${tool.version}.lock`), async () => {
+        if (existsSync(done)) return;
+        for (const p of tool.prerequisites) {
+          if (!which(p)) {
+            throw new StackError(
+              `missing prerequisite '${p}', needed to install ${tool.name} ${tool.version}: install it (see README, Prerequisites) or put it on PATH`,
+            );
+          }
+        }
+        mkdirSync(binDir, { recursive: true });
+        const logFile = join(dir, 'install.log');
+        const started = Date.now();
+        print(
+          `tools: installing ${tool.name} ${tool.version} (first time only, ${tool.estimate}); log: ${logFile}`,
+        );
+        await tool.install({ dir, binDir, logFile, print });
+        for (const b of tool.binaries) {
+          if (!existsSync(join(binDir, b)))
+            throw new StackError(`${tool.name} install produced no ${b}`, logFile);
+        }
+        writeFileSync(done, `${new Date().toISOString()}\n`);
+        print(`tools: ${tool.name} ${tool.version} ready in ${formatDuration(Date.now() - started)}`);
+      });
+    }
+    for (const b of tool.binaries) {
+      paths[b] = join(binDir, b);
+      link(paths[b], b);
+    }
+  }
+  // kubectl: the one from the kubernetes build is always there; openssl comes from the system.
+  const openssl = which('openssl');
+  if (!openssl) throw new StackError(`missing prerequisite 'openssl', needed for the stack's certificates`);
+  paths.openssl = openssl;
+  const java = which('java');
+  if (!java) throw new StackError(`missing prerequisite 'java', needed to run ZooKeeper`);
+  return paths;
+}

@@ -1,0 +1,32 @@
+/**
+ * Routes the Temporal SDK's own logs (worker, sandbox, core) through our pino logger, so that a
+ * process writes one JSON stream. Must run once, before any worker or connection is created.
+ */
+import { Runtime, type LogLevel, type LogMetadata, type Logger as TemporalLogger } from '@temporalio/worker';
+import type { Logger } from '../logger.js';
+
+const LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/** Installs the Temporal runtime with `log` as its logger. */
+export function installTemporalRuntime(log: Logger): void {
+  const child = log.child({ component: 'temporal-sdk' });
+  const at =
+    (level: LogLevel) =>
+    (message: string, meta?: LogMetadata): void =>
+      child[LEVEL[level]](meta ?? {}, message);
+  const logger: TemporalLogger = {
+    log: (level, message, meta) => at(level)(message, meta),
+    trace: at('TRACE'),
+    debug: at('DEBUG'),
+    info: at('INFO'),
+    warn: at('WARN'),
+    error: at('ERROR'),
+  };
+  Runtime.install({ logger });
+}

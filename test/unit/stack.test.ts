@@ -1,0 +1,45 @@
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StackError } from '../../src/stack/errors.js';
+import { runLogged } from '../../src/stack/exec.js';
+import { componentByName, COMPONENTS } from '../../src/stack/stack.js';
+
+describe('componentByName', () => {
+  it.each([
+    ['temporal', 'temporal'],
+    ['source', 'source'],
+    ['minio', 's3'],
+    ['zookeeper-source', 'zk-source'],
+  ])('resolves %s to %s', (typed, name) => {
+    expect(componentByName(typed)).toBe(name);
+  });
+
+  it('names the valid components when given an unknown one', () => {
+    expect(() => componentByName('redis')).toThrow(
+      new StackError(`unknown component 'redis': use one of ${COMPONENTS.join(', ')}`),
+    );
+  });
+});
+
+describe('runLogged', () => {
+  it('turns a failing Go build into one line that names what failed and the log file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gobuild-'));
+    mkdirSync(join(dir, 'src'));
+    writeFileSync(join(dir, 'src', 'go.mod'), 'module localbuild/broken\n\ngo 1.25\n');
+    writeFileSync(join(dir, 'src', 'main.go'), 'package main\n\nfunc main() { undefinedCall() }\n');
+    const logFile = join(dir, 'install.log');
+    const err = await runLogged('go', ['build', '-o', join(dir, 'bin'), '.'], {
+      cwd: join(dir, 'src'),
+      env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
+      logFile,
+      what: 'building broken 0.0.0',
+      progressEveryMs: 0,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StackError);
+    expect((err as StackError).oneLine()).toBe(
+      `building broken 0.0.0 failed (exit code 1) (log: ${logFile})`,
+    );
+    expect(readFileSync(logFile, 'utf8')).toContain('undefined: undefinedCall');
+  }, 120_000);
+});
