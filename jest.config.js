@@ -1,6 +1,6 @@
 /**
  * Two jest projects: `unit` (pure logic, no servers) and `integration` (the real local stack,
- * brought up or reused by test/integration/global-setup.ts). Both run as native ES modules.
+ * brought up or reused by test/integration/global-setup.js). Both run as native ES modules.
  */
 const common = {
   testEnvironment: 'node',
@@ -21,8 +21,8 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      globalSetup: '<rootDir>/test/integration/global-setup.ts',
-      globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
+      globalSetup: '<rootDir>/test/integration/global-setup.js',
+      globalTeardown: '<rootDir>/test/integration/global-teardown.js',
       testTimeout: 120000,
     },
   ],

@@ -43,6 +43,7 @@ async function main(argv: string[]): Promise<void> {
       const rows = await status();
       if (rows.length === 0) {
         console.log('stack: not started (npm run stack -- up)');
+        process.exitCode = 3;
         return;
       }
       for (const r of rows) {

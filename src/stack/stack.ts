@@ -62,6 +62,8 @@ interface ComponentState {
   ports: Record<string, number>;
   logFile: string;
   command: string[];
+  /** Text that `/proc/<pid>/cmdline` of this process contains; guards against a recycled pid. */
+  match: string;
 }
 
 /** The whole of `.stack/state.json`. */
@@ -102,7 +104,16 @@ interface ComponentDef {
   /** Port names; `preferred` ports are used when free (Temporal's well-known 7233/8233). */
   ports: string[];
   preferred?: Record<string, number>;
-  command(ctx: Ctx, ports: Record<string, number>): { cmd: string; args: string[]; env?: NodeJS.ProcessEnv };
+  command(
+    ctx: Ctx,
+    ports: Record<string, number>,
+  ): {
+    cmd: string;
+    args: string[];
+    env?: NodeJS.ProcessEnv;
+    /** What the running process's command line contains, when not the program's name (a launcher that execs java). */
+    match?: string;
+  };
   /** Resolves true once the component serves requests. */
   healthy(ctx: Ctx, ports: Record<string, number>): Promise<boolean>;
   /** One-time set-up once healthy (the bucket). */
@@ -164,9 +175,10 @@ function zookeeper(name: 'zk-source' | 'zk-destination'): ComponentDef {
           '',
         ].join('\n'),
       );
-      return { cmd: tools['zookeeper-server'], args: [cfg] };
+      return { cmd: tools['zookeeper-server'], args: [cfg], match: cfg };
     },
-    healthy: async (_ctx, ports) => (await fourLetterWord(ports.client, 'ruok')) === 'imok',
+    // `ruok` answers imok before the database is loaded; `srvr` reports a Mode only once serving.
+    healthy: async (_ctx, ports) => /Mode: standalone/.test(await fourLetterWord(ports.client, 'srvr')),
   };
 }
 
@@ -316,7 +328,7 @@ function writeState(state: StackState): void {
 function ownsPid(cs: ComponentState | undefined): cs is ComponentState {
   if (!cs || !pidAlive(cs.pid)) return false;
   const cmdline = pidCommandLine(cs.pid);
-  return cmdline === undefined || cmdline.includes(cs.command[0].split('/').pop() as string);
+  return cmdline === undefined || cmdline.includes(cs.match);
 }
 
 /**
@@ -415,19 +427,30 @@ async function startAll(tools: ToolPaths, print: (l: string) => void): Promise<S
   writeState(state);
   const ctx: Ctx = { tools, pki, state };
   const started = Date.now();
-  try {
-    await startComponent(ctx, 'etcd', print);
-    await Promise.all(COMPONENTS.filter((c) => c !== 'etcd').map((c) => startComponent(ctx, c, print)));
-  } catch (err) {
+  // etcd first (the API servers need it), then the rest side by side. Every start is awaited,
+  // failed or not, before anything is stopped, so no process can be spawned after the clean-up.
+  const results = [await startComponent(ctx, 'etcd', print).then(ok, fail)];
+  if (results[0].ok) {
+    results.push(
+      ...(await Promise.all(
+        COMPONENTS.filter((c) => c !== 'etcd').map((c) => startComponent(ctx, c, print).then(ok, fail)),
+      )),
+    );
+  }
+  const failure = results.find((r) => !r.ok);
+  if (failure) {
     print('stack: start-up failed; stopping what was started');
     await stopAll(state, print);
-    throw err;
+    throw failure.error;
   }
   writeKubeconfigs(pki, state);
   const env = writeEnv(state);
   print(`stack: up in ${formatDuration(Date.now() - started)}; env: ${stackEnvFile}`);
   return env;
 }
+
+const ok = () => ({ ok: true as const, error: undefined });
+const fail = (error: unknown) => ({ ok: false as const, error });
 
 async function startComponent(ctx: Ctx, name: ComponentName, print: (l: string) => void): Promise<void> {
   const def = DEFS[name];
@@ -441,7 +464,7 @@ async function startComponent(ctx: Ctx, name: ComponentName, print: (l: string) 
       );
     }
   }
-  const { cmd, args, env } = def.command(ctx, ports);
+  const { cmd, args, env, match } = def.command(ctx, ports);
   mkdirSync(stackLogDir, { recursive: true });
   const fd = openSync(logFile, 'a');
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env: env ?? process.env });
@@ -450,7 +473,13 @@ async function startComponent(ctx: Ctx, name: ComponentName, print: (l: string) 
   child.once('error', () => undefined);
   child.unref();
   if (!child.pid) throw new StackError(`cannot start ${name}: ${cmd} did not spawn`, logFile);
-  ctx.state.components[name] = { pid: child.pid, ports, logFile, command: [cmd, ...args] };
+  ctx.state.components[name] = {
+    pid: child.pid,
+    ports,
+    logFile,
+    command: [cmd, ...args],
+    match: match ?? (cmd.split('/').pop() as string),
+  };
   writeState(ctx.state);
   const deadline = Date.now() + def.startTimeoutMs;
   let exitCode: number | null | undefined;

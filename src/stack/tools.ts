@@ -17,7 +17,7 @@ export const TOOL_VERSIONS = {
   temporal: '1.5.1',
   etcd: '3.6.4',
   kubernetes: '1.34.4',
-  minio: 'v0.0.0-20251015172955-9e49d5e7a648',
+  minio: 'v0.0.0-20260212201848-7aac2a2c5b7c',
   zookeeper: '3.9.4',
 } as const;
 
@@ -69,6 +69,8 @@ interface ToolSpec {
   /** Name of the tool and of its cache folder. */
   name: keyof typeof TOOL_VERSIONS;
   version: string;
+  /** Bumped when the recipe changes for the same version, so the cache key changes too. */
+  revision?: number;
   /** Executables it provides, linked into `.tools/bin`. */
   binaries: string[];
   /** Commands that must be on PATH to install it. */
@@ -183,6 +185,7 @@ const TOOLS: ToolSpec[] = [
   {
     name: 'zookeeper',
     version: TOOL_VERSIONS.zookeeper,
+    revision: 3,
     binaries: ['zookeeper-server'],
     prerequisites: ['java', 'mvn'],
     estimate: 'under a minute',
@@ -194,6 +197,9 @@ const TOOLS: ToolSpec[] = [
   <dependencies>
     <dependency><groupId>org.apache.zookeeper</groupId><artifactId>zookeeper</artifactId><version>${v}</version></dependency>
     <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-simple</artifactId><version>2.0.13</version></dependency>
+    <!-- provided-scope in ZooKeeper's pom, yet the server needs them at run time (metrics, snapshots) -->
+    <dependency><groupId>io.dropwizard.metrics</groupId><artifactId>metrics-core</artifactId><version>4.1.12.1</version></dependency>
+    <dependency><groupId>org.xerial.snappy</groupId><artifactId>snappy-java</artifactId><version>1.1.10.5</version></dependency>
   </dependencies>
 </project>
 `;
@@ -259,11 +265,12 @@ export async function ensureTools(
         continue;
       }
     }
-    const dir = join(toolCacheDir, `${tool.name}-${tool.version}`);
+    const key = `${tool.name}-${tool.version}${tool.revision ? `-r${tool.revision}` : ''}`;
+    const dir = join(toolCacheDir, key);
     const binDir = join(dir, 'bin');
     const done = join(dir, '.installed');
     if (!existsSync(done)) {
-      await withLockDir(join(toolCacheDir, `${tool.name}-${tool.version}.lock`), async () => {
+      await withLockDir(join(toolCacheDir, `${key}.lock`), async () => {
         if (existsSync(done)) return;
         for (const p of tool.prerequisites) {
           if (!which(p)) {
