@@ -4,13 +4,20 @@
  * No activity reads `process.env`.
  */
 import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
+import type { Client } from '@temporalio/client';
 import type { Logger } from '../src/logger.js';
+import { createPlanActivities } from './plans.js';
+import { createResourceActivities } from './resources.js';
 
 /** What the activities are given. */
 export interface ActivityDeps {
   /** The management cluster, where the custom resources live. */
   management: KubeConfig;
   log: Logger;
+  /** Names this process in Kubernetes Events, e.g. the pod name. */
+  instance: string;
+  /** The Temporal client and task queue, for the activities that manage Schedules. */
+  temporal: { client: Client; taskQueue: string };
 }
 
 /** What {@link createActivities} returns; workflows import this type only. */
@@ -19,6 +26,9 @@ export type Activities = ReturnType<typeof createActivities>;
 /** Builds the activity functions the worker registers. */
 export function createActivities(deps: ActivityDeps) {
   return {
+    ...createResourceActivities(deps),
+    ...createPlanActivities(deps),
+
     /**
      * Reads the management cluster's version through the worker's credentials: the check that
      * the worker reaches the cluster it orchestrates.

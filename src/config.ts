@@ -16,6 +16,12 @@ export interface OrchestratorConfig {
   /** Path of the management cluster's kubeconfig; undefined means the default loading rules. */
   managementKubeconfig?: string;
   logLevel: LevelWithSilent;
+  /** Namespaces the CRD bridge watches; empty means all. */
+  namespaces: string[];
+  /** The audit webhook's HTTPS port and certificate folder (tls.crt, tls.key); off without a port. */
+  webhook?: { port: number; certDir: string };
+  /** Names this process in Kubernetes Events (the pod name in a cluster). */
+  instance: string;
 }
 
 /** The task queue the orchestrator's workers poll unless told otherwise. */
@@ -29,7 +35,10 @@ export const USAGE = `usage: npm start -- [options]
   --temporal-namespace NAME      Temporal namespace (env TEMPORAL_NAMESPACE, default "default")
   --task-queue NAME              task queue (env TEMPORAL_TASK_QUEUE, default "${DEFAULT_TASK_QUEUE}")
   --kubeconfig PATH              management cluster kubeconfig (env MANAGEMENT_KUBECONFIG)
-  --log-level LEVEL              ${LEVELS.join('|')} (env LOG_LEVEL, default "info")`;
+  --log-level LEVEL              ${LEVELS.join('|')} (env LOG_LEVEL, default "info")
+  --namespaces A,B               namespaces the CRD bridge watches (env WATCH_NAMESPACES, default all)
+  --webhook-port PORT            serve the audit webhook over HTTPS (env WEBHOOK_PORT, default off)
+  --webhook-cert-dir DIR         folder with tls.crt and tls.key (env WEBHOOK_CERT_DIR, default /tls)`;
 
 /** A configuration problem, named by flag or variable. */
 export class ConfigError extends Error {
@@ -48,6 +57,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
         'task-queue': { type: 'string' },
         kubeconfig: { type: 'string' },
         'log-level': { type: 'string' },
+        namespaces: { type: 'string' },
+        'webhook-port': { type: 'string' },
+        'webhook-cert-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -63,8 +75,24 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
   if (address !== undefined && !/^[^\s:]+:\d+$/.test(address)) {
     throw new ConfigError(`--temporal-address / TEMPORAL_ADDRESS: '${address}' is not HOST:PORT`);
   }
+  const webhookPort = values['webhook-port'] ?? env.WEBHOOK_PORT;
+  if (
+    webhookPort !== undefined &&
+    !(Number.isInteger(Number(webhookPort)) && Number(webhookPort) > 0 && Number(webhookPort) < 65536)
+  ) {
+    throw new ConfigError(`--webhook-port / WEBHOOK_PORT: '${webhookPort}' is not a port number`);
+  }
+  const namespaces = (values.namespaces ?? env.WATCH_NAMESPACES ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
   return {
     help: values.help ?? false,
+    namespaces,
+    webhook: webhookPort
+      ? { port: Number(webhookPort), certDir: values['webhook-cert-dir'] ?? env.WEBHOOK_CERT_DIR ?? '/tls' }
+      : undefined,
+    instance: env.POD_NAME ?? env.HOSTNAME ?? 'local',
     temporal: {
       address,
       namespace: values['temporal-namespace'] ?? env.TEMPORAL_NAMESPACE ?? 'default',

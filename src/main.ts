@@ -1,16 +1,16 @@
 /**
  * `npm start`: the orchestrator process. Thin on purpose: it reads the configuration, brings up
- * the local stack when nothing is configured, and runs the Temporal worker until SIGINT/SIGTERM.
+ * the local stack when nothing is configured, and runs the worker, the CRD bridge and (when
+ * configured) the audit webhook until SIGINT/SIGTERM.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig, USAGE } from './config.js';
 import { createLogger } from './logger.js';
+import { startOrchestrator } from './orchestrator.js';
 import { StackError } from './stack/errors.js';
 import { stackEnvFile } from './stack/paths.js';
 import { up } from './stack/stack.js';
 import { installTemporalRuntime } from './temporal/runtime.js';
-import { createWorker } from './temporal/worker.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.argv.slice(2), process.env);
@@ -45,26 +45,29 @@ async function main(): Promise<void> {
   else management.loadFromDefault();
 
   installTemporalRuntime(log);
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const worker = await createWorker({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    deps: { management, log },
+  const orchestrator = await startOrchestrator({
+    temporal: {
+      address: config.temporal.address,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+    },
+    management,
+    log,
+    instance: config.instance,
+    namespaces: config.namespaces,
+    webhook: config.webhook,
   });
   log.info(
     {
       temporal: { ...config.temporal, ui: temporalUi },
       managementCluster: management.getCurrentCluster()?.server,
+      namespaces: config.namespaces.length ? config.namespaces : 'all',
+      webhook: orchestrator.webhook?.url,
     },
-    'orchestrator worker running',
+    'orchestrator running',
   );
-  try {
-    await worker.run();
-  } finally {
-    await connection.close();
-  }
-  log.info('orchestrator worker stopped');
+  await orchestrator.done;
+  log.info('orchestrator stopped');
 }
 
 main().catch((err: unknown) => {

@@ -10,7 +10,7 @@ import { customImage, kubernetesObjectsTransformation, runSynchronization } from
 import type { Plugin, Problem } from './types.js';
 import { zookeeperToZookeeperNodes } from './zookeeper-to-zookeeper-nodes.js';
 
-export type { Plugin, Problem } from './types.js';
+export { formatProblems, type Plugin, type Problem } from './types.js';
 
 /** Every plugin the orchestrator knows. */
 export const PLUGINS: readonly Plugin[] = [
@@ -127,9 +127,4 @@ function dedupe(problems: Problem[]): Problem[] {
     seen.add(key);
     return true;
   });
-}
-
-/** "path: message; path: message" for a status message or log line. */
-export function formatProblems(problems: Problem[]): string {
-  return problems.map((p) => `${p.path}: ${p.message}`).join('; ');
 }

@@ -28,3 +28,8 @@ export interface Plugin<S extends TSchema = TSchema> {
   /** Checks the schema cannot express (regular expressions compile, durations parse, …). */
   check?(config: Static<S>): Problem[];
 }
+
+/** "path: message; path: message" for a status message or log line. Pure; safe in workflows. */
+export function formatProblems(problems: Problem[]): string {
+  return problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+}

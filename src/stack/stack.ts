@@ -14,10 +14,11 @@ import { spawn } from 'node:child_process';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
 import { StackError } from './errors.js';
-import { formatDuration, pidAlive, pidCommandLine, withLockDir } from './exec.js';
+import { formatDuration, pidAlive, pidCommandLine, runLogged, withLockDir } from './exec.js';
 import { ensurePki, type Pki } from './pki.js';
 import { freePort, portInUse } from './ports.js';
 import {
+  projectRoot,
   stackDir,
   stackEnvFile,
   stackKubeconfigDir,
@@ -392,6 +393,7 @@ export async function up(opts: StackOptions = {}): Promise<{ env: StackEnv; reus
         const answering = await Promise.all(COMPONENTS.map((c) => DEFS[c].healthy(ctx, existing.ports[c])));
         if (answering.every(Boolean)) {
           print(`stack: reusing the running stack (${stackDir})`);
+          await installCrds(tools, print);
           return { env: writeEnv(existing), reused: true };
         }
       }
@@ -403,7 +405,9 @@ export async function up(opts: StackOptions = {}): Promise<{ env: StackEnv; reus
       await stopAll(existing, print);
       rmSync(join(stackDir, 'data'), { recursive: true, force: true });
     }
-    return { env: await startAll(tools, print), reused: false };
+    const env = await startAll(tools, print);
+    await installCrds(tools, print);
+    return { env, reused: false };
   });
 }
 
@@ -683,6 +687,35 @@ function writeEnv(state: StackState): StackEnv {
     .join('\n');
   writeFileSync(stackEnvFile, `${text}\n`, { mode: 0o600 });
   return env;
+}
+
+/**
+ * Installs (server-side apply, idempotent) our CRDs from k8s/crds into the management cluster,
+ * where the custom resources live, and the destination cluster, where recovery Tasks live.
+ */
+async function installCrds(tools: ToolPaths, print: (l: string) => void): Promise<void> {
+  for (const cluster of ['management', 'destination'] as const) {
+    await runLogged(
+      tools.kubectl,
+      [
+        '--kubeconfig',
+        kubeconfigPath(cluster),
+        'apply',
+        '--server-side',
+        '--force-conflicts',
+        '--field-manager=resiliency-orchestrator-stack',
+        '-k',
+        join(projectRoot, 'k8s', 'crds'),
+      ],
+      {
+        logFile: join(stackLogDir, 'crds.log'),
+        what: `installing the CRDs into ${cluster}`,
+        progressEveryMs: 0,
+        print,
+      },
+    );
+  }
+  print('stack: CRDs installed in management and destination');
 }
 
 /** Reads `.stack/env` when the stack is up, or undefined. */

@@ -23,7 +23,12 @@ it('runs the healthCheck workflow and its activity through the worker', async ()
       connection: nativeConnection,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue,
-      deps: { management, log: createLogger({ level: 'silent' }) },
+      deps: {
+        management,
+        log: createLogger({ level: 'silent' }),
+        instance: 'smoke-test',
+        temporal: { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }), taskQueue },
+      },
     });
     const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
     const workflowId = uniqueName('health');

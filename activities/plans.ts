@@ -1,0 +1,268 @@
+/**
+ * Activities of SynchronizationPlan: keep a Temporal Schedule in step with the plan (cron,
+ * concurrency policy, starting deadline, suspend), and at each firing create a Synchronization
+ * from the plan's template, record `lastScheduleTime` and prune finished Synchronizations beyond
+ * the history limits, as a CronJob does with its Jobs.
+ */
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import {
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptionsAction,
+} from '@temporalio/client';
+import { API_VERSION, AUTOMATION_GROUP, apiVersionOf, kindInfo, type ResourceRef } from '../src/api/kinds.js';
+import type { Resource, SynchronizationPlanSpec } from '../src/api/types.js';
+import type { Logger } from '../src/logger.js';
+import {
+  RESOURCE_KIND,
+  RESOURCE_NAME,
+  RESOURCE_NAMESPACE,
+  RESOURCE_UID,
+} from '../src/temporal/search-attributes.js';
+import { MERGE_PATCH } from './resources.js';
+
+/** What {@link createPlanActivities} needs. */
+export interface PlanActivityDeps {
+  management: KubeConfig;
+  log: Logger;
+  /** The Temporal client and the task queue scheduled workflows run on. */
+  temporal: { client: Client; taskQueue: string };
+}
+
+/** Label on each Synchronization a plan creates, naming the plan. */
+export const PLAN_LABEL = 'automation.astronetes.io/synchronization-plan';
+
+const OVERLAP: Record<NonNullable<SynchronizationPlanSpec['concurrencyPolicy']>, ScheduleOverlapPolicy> = {
+  Allow: ScheduleOverlapPolicy.ALLOW_ALL,
+  Forbid: ScheduleOverlapPolicy.SKIP,
+  // CANCEL_OTHER lets the running firing delete its Synchronization before the new one starts.
+  Replace: ScheduleOverlapPolicy.CANCEL_OTHER,
+};
+
+/** The Schedule id of a plan: its workflow id, so the UI shows them side by side. */
+export function scheduleIdOf(ref: ResourceRef): string {
+  return `${ref.kind}/${ref.namespace}/${ref.name}/${ref.uid}`;
+}
+
+/** A CronJob-style name for the Synchronization of one firing: `<plan>-<minutes since epoch>`. */
+export function synchronizationNameFor(plan: string, firedAtMs: number): string {
+  const suffix = String(Math.floor(firedAtMs / 60_000));
+  return `${plan.slice(0, 52 - suffix.length)}-${suffix}`;
+}
+
+/** Builds the plan activities. */
+export function createPlanActivities(deps: PlanActivityDeps) {
+  const custom = deps.management.makeApiClient(CustomObjectsApi);
+  const { group, plural } = kindInfo('Synchronization');
+  const schedules = deps.temporal.client.schedule;
+
+  async function listOwned(ref: ResourceRef): Promise<Resource<'Synchronization'>[]> {
+    const list = (await custom.listNamespacedCustomObject({
+      group,
+      version: API_VERSION,
+      namespace: ref.namespace,
+      plural,
+      labelSelector: `${PLAN_LABEL}=${ref.name}`,
+    })) as { items: Resource<'Synchronization'>[] };
+    return list.items.filter((s) => s.metadata.ownerReferences?.some((o) => o.uid === ref.uid));
+  }
+
+  return {
+    /** Creates or updates the plan's Schedule; pauses it while the plan is suspended. */
+    async upsertPlanSchedule(input: { ref: ResourceRef; spec: SynchronizationPlanSpec }): Promise<string> {
+      const { ref, spec } = input;
+      const scheduleId = scheduleIdOf(ref);
+      const action: ScheduleOptionsAction = {
+        type: 'startWorkflow',
+        workflowType: 'synchronizationPlanFiringWorkflow',
+        args: [{ plan: ref }],
+        taskQueue: deps.temporal.taskQueue,
+        workflowId: `${scheduleId}/firing`,
+        typedSearchAttributes: [
+          { key: RESOURCE_KIND, value: ref.kind },
+          { key: RESOURCE_NAMESPACE, value: ref.namespace },
+          { key: RESOURCE_NAME, value: ref.name },
+          { key: RESOURCE_UID, value: ref.uid },
+        ],
+      };
+      const policies = {
+        overlap: OVERLAP[spec.concurrencyPolicy ?? 'Allow'],
+        catchupWindow:
+          spec.startingDeadlineSeconds !== undefined
+            ? `${Math.max(10, spec.startingDeadlineSeconds)}s`
+            : '1 year',
+      };
+      const note = spec.suspend
+        ? 'suspended: spec.suspend is true'
+        : `SynchronizationPlan ${ref.namespace}/${ref.name}`;
+      const handle = schedules.getHandle(scheduleId);
+      try {
+        await handle.update((prev) => ({
+          ...prev,
+          spec: { cronExpressions: [spec.schedule] },
+          action,
+          policies: { ...prev.policies, ...policies },
+          state: { ...prev.state, paused: Boolean(spec.suspend), note },
+        }));
+      } catch (err) {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+        await schedules.create({
+          scheduleId,
+          spec: { cronExpressions: [spec.schedule] },
+          action,
+          policies,
+          state: { paused: Boolean(spec.suspend), note },
+          memo: { resource: `SynchronizationPlan ${ref.namespace}/${ref.name}` },
+        });
+      }
+      return scheduleId;
+    },
+
+    /** Deletes the plan's Schedule; a missing one is fine (idempotent clean-up). */
+    async deletePlanSchedule(input: { ref: ResourceRef }): Promise<void> {
+      try {
+        await schedules.getHandle(scheduleIdOf(input.ref)).delete();
+      } catch (err) {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      }
+    },
+
+    /**
+     * One firing: creates the Synchronization from the plan's current template (idempotent: the
+     * name derives from the firing minute), records `lastScheduleTime` and prunes history.
+     * Returns the Synchronization's name, or undefined when the plan is gone.
+     */
+    async fireSynchronizationPlan(input: {
+      plan: ResourceRef;
+      firedAtMs: number;
+    }): Promise<string | undefined> {
+      const { plan } = input;
+      const info = kindInfo('SynchronizationPlan');
+      let current: Resource<'SynchronizationPlan'>;
+      try {
+        current = (await custom.getNamespacedCustomObject({
+          group: AUTOMATION_GROUP,
+          version: API_VERSION,
+          namespace: plan.namespace,
+          plural: info.plural,
+          name: plan.name,
+        })) as Resource<'SynchronizationPlan'>;
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return undefined;
+        throw err;
+      }
+      if (current.metadata.uid !== plan.uid || current.metadata.deletionTimestamp) return undefined;
+      const spec = current.spec;
+      const name = synchronizationNameFor(plan.name, input.firedAtMs);
+      const body = {
+        apiVersion: apiVersionOf('Synchronization'),
+        kind: 'Synchronization',
+        metadata: {
+          name,
+          namespace: plan.namespace,
+          labels: { ...spec.template?.metadata?.labels, [PLAN_LABEL]: plan.name },
+          annotations: {
+            ...spec.template?.metadata?.annotations,
+            'automation.astronetes.io/scheduled-at': new Date(input.firedAtMs).toISOString(),
+          },
+          ownerReferences: [
+            {
+              apiVersion: current.apiVersion,
+              kind: 'SynchronizationPlan',
+              name: plan.name,
+              uid: plan.uid,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+        },
+        spec: spec.template?.spec ?? {},
+      };
+      try {
+        await custom.createNamespacedCustomObject({
+          group,
+          version: API_VERSION,
+          namespace: plan.namespace,
+          plural,
+          body,
+        });
+      } catch (err) {
+        if ((err as { code?: number }).code !== 409) throw err; // already created by an earlier attempt
+      }
+      await custom.patchNamespacedCustomObjectStatus(
+        {
+          group: AUTOMATION_GROUP,
+          version: API_VERSION,
+          namespace: plan.namespace,
+          plural: info.plural,
+          name: plan.name,
+          body: {
+            status: { lastScheduleTime: new Date(input.firedAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z') },
+          },
+        },
+        MERGE_PATCH,
+      );
+      // History limits, as a CronJob keeps its Jobs: newest first, finished ones beyond the limits go.
+      const owned = (await listOwned(plan)).sort((a, b) =>
+        (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''),
+      );
+      const keep = {
+        Succeeded: spec.successfulJobsHistoryLimit ?? 2,
+        Failed: spec.failedJobsHistoryLimit ?? 2,
+      };
+      const seen = { Succeeded: 0, Failed: 0 };
+      for (const s of owned) {
+        const phase = s.status?.phase;
+        if (phase !== 'Succeeded' && phase !== 'Failed') continue;
+        seen[phase]++;
+        if (seen[phase] > keep[phase]) {
+          await custom
+            .deleteNamespacedCustomObject({
+              group,
+              version: API_VERSION,
+              namespace: plan.namespace,
+              plural,
+              name: s.metadata.name,
+            })
+            .catch((err) => {
+              if ((err as { code?: number }).code !== 404) throw err;
+            });
+          deps.log.info(
+            { plan: `${plan.namespace}/${plan.name}`, synchronization: s.metadata.name, phase },
+            'pruned finished synchronization',
+          );
+        }
+      }
+      return name;
+    },
+
+    /** The phase of a Synchronization, or 'Gone' when it no longer exists. */
+    async synchronizationPhase(input: { namespace: string; name: string }): Promise<string> {
+      try {
+        const s = (await custom.getNamespacedCustomObject({
+          group,
+          version: API_VERSION,
+          plural,
+          ...input,
+        })) as Resource;
+        return s.status?.phase ?? 'Pending';
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return 'Gone';
+        throw err;
+      }
+    },
+
+    /** Deletes a Synchronization (Replace policy: the running firing makes way for the next). */
+    async deleteSynchronization(input: { namespace: string; name: string }): Promise<void> {
+      await custom
+        .deleteNamespacedCustomObject({ group, version: API_VERSION, plural, ...input })
+        .catch((err) => {
+          if ((err as { code?: number }).code !== 404) throw err;
+        });
+    },
+  };
+}
+
+/** The plan activities, as workflows see them. */
+export type PlanActivities = ReturnType<typeof createPlanActivities>;

@@ -1,0 +1,405 @@
+/**
+ * Activities that read and write our custom resources in the management cluster: validation,
+ * reference checks, asset checks, status reports and Kubernetes Events. Secrets are read here
+ * and never leave: workflows see only "ready" and a message.
+ */
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  VersionApi,
+  type V1Secret,
+} from '@kubernetes/client-node';
+import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { ApplicationFailure } from '@temporalio/common';
+import { API_VERSION, kindInfo, type Kind, type ResourceRef } from '../src/api/kinds.js';
+import type {
+  BucketSpec,
+  CommonStatus,
+  DatabaseSpec,
+  KubernetesClusterSpec,
+  PluginSpec,
+  Resource,
+  SynchronizationPlanSpec,
+  TaskRunSpec,
+} from '../src/api/types.js';
+import { validateResource as validate, type ResourceValidation } from '../src/api/validate.js';
+import { connectZooKeeper } from '../src/clients/zookeeper.js';
+import type { Logger } from '../src/logger.js';
+import type { Problem } from '../src/plugins/index.js';
+
+/** What {@link createResourceActivities} needs. */
+export interface ResourceActivityDeps {
+  management: KubeConfig;
+  log: Logger;
+  /** Names this process in Kubernetes Events (`reportingInstance`), e.g. the pod name. */
+  instance: string;
+}
+
+/** Outcome of checking one asset. */
+export interface AssetCheck {
+  ready: boolean;
+  reason: string;
+  message: string;
+}
+
+/** A Kubernetes Event to emit about a resource. */
+export interface ResourceEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+const PROBE_TIMEOUT_MS = 5000;
+
+/** Request options that make client-node send a JSON merge patch (its default is a JSON patch). */
+export const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+function isNotFound(err: unknown): boolean {
+  return (err as { code?: number }).code === 404;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000}s`)), ms);
+    }),
+  ]);
+}
+
+/** The first line of an error, without secrets (client errors may echo request bodies). */
+function reasonOf(err: unknown): string {
+  const e = err as { code?: number | string; message?: string; body?: unknown };
+  const body = typeof e.body === 'string' ? e.body : JSON.stringify(e.body ?? '');
+  const fromBody = /"message":"([^"]+)"/.exec(body)?.[1];
+  return (fromBody ?? e.message ?? String(err)).split('\n')[0].slice(0, 300);
+}
+
+/** Builds the resource activities. */
+export function createResourceActivities(deps: ResourceActivityDeps) {
+  const custom = deps.management.makeApiClient(CustomObjectsApi);
+  const core = deps.management.makeApiClient(CoreV1Api);
+
+  async function getResource<K extends Kind>(
+    kind: K,
+    namespace: string,
+    name: string,
+  ): Promise<Resource<K> | undefined> {
+    const { group, plural } = kindInfo(kind);
+    try {
+      return (await custom.getNamespacedCustomObject({
+        group,
+        version: API_VERSION,
+        namespace,
+        plural,
+        name,
+      })) as Resource<K>;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async function getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    try {
+      return await core.readNamespacedSecret({ namespace, name });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  function secretValue(secret: V1Secret, key: string): string | undefined {
+    const b64 = secret.data?.[key];
+    if (b64 !== undefined) return Buffer.from(b64, 'base64').toString('utf8');
+    return secret.stringData?.[key];
+  }
+
+  /** Checks that an asset exists, its Secret holds what it must, and the service answers. */
+  async function checkAssetObject(
+    kind: 'KubernetesCluster' | 'Bucket' | 'Database',
+    namespace: string,
+    name: string,
+  ): Promise<AssetCheck> {
+    const asset = await getResource(kind, namespace, name);
+    if (!asset)
+      return { ready: false, reason: 'NotFound', message: `${kind} ${namespace}/${name} not found` };
+    switch (kind) {
+      case 'KubernetesCluster': {
+        const spec = asset.spec as KubernetesClusterSpec;
+        const secret = await getSecret(namespace, spec.secretName);
+        if (!secret)
+          return {
+            ready: false,
+            reason: 'SecretNotFound',
+            message: `spec.secretName: Secret ${namespace}/${spec.secretName} not found`,
+          };
+        const kubeconfig = secretValue(secret, 'kubeconfig.yaml');
+        if (!kubeconfig) {
+          return {
+            ready: false,
+            reason: 'InvalidSecret',
+            message: `spec.secretName: Secret ${namespace}/${spec.secretName} has no key kubeconfig.yaml`,
+          };
+        }
+        const kc = new KubeConfig();
+        try {
+          kc.loadFromString(kubeconfig);
+          if (!kc.getCurrentCluster()) throw new Error('no current cluster');
+        } catch (err) {
+          return {
+            ready: false,
+            reason: 'InvalidKubeconfig',
+            message: `Secret ${namespace}/${spec.secretName} key kubeconfig.yaml is not a usable kubeconfig: ${reasonOf(err)}`,
+          };
+        }
+        try {
+          const v = await withTimeout(kc.makeApiClient(VersionApi).getCode(), PROBE_TIMEOUT_MS, 'cluster');
+          return {
+            ready: true,
+            reason: 'Connected',
+            message: `${kc.getCurrentCluster()?.server} answers, Kubernetes ${v.gitVersion}`,
+          };
+        } catch (err) {
+          return {
+            ready: false,
+            reason: 'Unreachable',
+            message: `cluster ${kc.getCurrentCluster()?.server} unreachable: ${reasonOf(err)}`,
+          };
+        }
+      }
+      case 'Bucket': {
+        const spec = asset.spec as BucketSpec;
+        const provider = spec.generic ?? spec.awsS3 ?? spec.gcpCloudStorage;
+        if (!provider)
+          return {
+            ready: false,
+            reason: 'InvalidSpec',
+            message: 'spec: set one of generic, awsS3, gcpCloudStorage',
+          };
+        const field = spec.generic ? 'generic' : spec.awsS3 ? 'awsS3' : 'gcpCloudStorage';
+        const secret = await getSecret(namespace, provider.secretName);
+        if (!secret) {
+          return {
+            ready: false,
+            reason: 'SecretNotFound',
+            message: `spec.${field}.secretName: Secret ${namespace}/${provider.secretName} not found`,
+          };
+        }
+        const accessKeyId = secretValue(secret, 'accessKeyID');
+        const secretAccessKey = secretValue(secret, 'secretAccessKey');
+        if (!accessKeyId || !secretAccessKey) {
+          return {
+            ready: false,
+            reason: 'InvalidSecret',
+            message: `spec.${field}.secretName: Secret ${namespace}/${provider.secretName} needs keys accessKeyID and secretAccessKey`,
+          };
+        }
+        const s3 = new S3Client({
+          endpoint: spec.generic
+            ? `${spec.generic.useSSL === false ? 'http' : 'https'}://${spec.generic.endpoint.replace(/^https?:\/\//, '')}`
+            : spec.gcpCloudStorage
+              ? 'https://storage.googleapis.com'
+              : undefined,
+          region: spec.awsS3?.region ?? 'us-east-1',
+          forcePathStyle: Boolean(spec.generic),
+          credentials: { accessKeyId, secretAccessKey },
+          maxAttempts: 1,
+        });
+        try {
+          await withTimeout(
+            s3.send(new HeadBucketCommand({ Bucket: provider.name })),
+            PROBE_TIMEOUT_MS,
+            'bucket',
+          );
+          return { ready: true, reason: 'Connected', message: `bucket ${provider.name} answers` };
+        } catch (err) {
+          const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+          const why =
+            e.$metadata?.httpStatusCode === 403
+              ? 'access denied (check the credentials)'
+              : e.$metadata?.httpStatusCode === 404
+                ? 'no such bucket'
+                : reasonOf(err);
+          return { ready: false, reason: 'Unreachable', message: `bucket ${provider.name}: ${why}` };
+        } finally {
+          s3.destroy();
+        }
+      }
+      case 'Database': {
+        const spec = asset.spec as DatabaseSpec;
+        const servers = spec.zookeeper?.client?.servers ?? [];
+        if (servers.length === 0)
+          return { ready: false, reason: 'InvalidSpec', message: 'spec.zookeeper.client.servers: required' };
+        const secret = await getSecret(namespace, name);
+        if (!secret)
+          return {
+            ready: false,
+            reason: 'SecretNotFound',
+            message: `Secret ${namespace}/${name} (the Database's credentials) not found`,
+          };
+        const user = secretValue(secret, 'user');
+        const password = secretValue(secret, 'password');
+        if (!user || !password) {
+          return {
+            ready: false,
+            reason: 'InvalidSecret',
+            message: `Secret ${namespace}/${name} needs keys user and password`,
+          };
+        }
+        try {
+          const zk = await connectZooKeeper({
+            servers,
+            auth: { user, password },
+            timeoutMs: PROBE_TIMEOUT_MS,
+          });
+          zk.close();
+          return { ready: true, reason: 'Connected', message: `ZooKeeper ${servers.join(',')} answers` };
+        } catch (err) {
+          return {
+            ready: false,
+            reason: 'Unreachable',
+            message: `ZooKeeper ${servers.join(',')}: ${reasonOf(err)}`,
+          };
+        }
+      }
+    }
+  }
+
+  /** Problems with the objects a spec names: each must exist and be usable. */
+  async function referenceProblems(ref: ResourceRef, spec: unknown, config: unknown): Promise<Problem[]> {
+    const ns = ref.namespace;
+    const problems: Problem[] = [];
+    const need = async (
+      kind: 'KubernetesCluster' | 'Bucket' | 'Database',
+      name: string | undefined,
+      path: string,
+    ) => {
+      if (!name) return;
+      const check = await checkAssetObject(kind, ns, name);
+      if (!check.ready) problems.push({ path, message: check.message });
+    };
+    switch (ref.kind) {
+      case 'LiveSynchronization':
+      case 'Synchronization':
+      case 'Backup': {
+        const plugin = (spec as PluginSpec).plugin;
+        const c = config as { sourceName?: string; destinationName?: string; bucketName?: string };
+        const assetKind = plugin === 'zookeeper-to-zookeeper-nodes' ? 'Database' : 'KubernetesCluster';
+        await need(assetKind, c.sourceName, 'spec.config.sourceName');
+        await need(assetKind, c.destinationName, 'spec.config.destinationName');
+        await need('Bucket', c.bucketName, 'spec.config.bucketName');
+        break;
+      }
+      case 'SynchronizationPlan': {
+        const template = (spec as SynchronizationPlanSpec).template?.spec;
+        const c = config as { sourceName?: string; destinationName?: string };
+        const assetKind =
+          template?.plugin === 'zookeeper-to-zookeeper-nodes' ? 'Database' : 'KubernetesCluster';
+        await need(assetKind, c.sourceName, 'spec.template.spec.config.sourceName');
+        await need(assetKind, c.destinationName, 'spec.template.spec.config.destinationName');
+        break;
+      }
+      case 'TaskRun': {
+        const { taskName } = spec as TaskRunSpec;
+        if (!(await getResource('Task', ns, taskName))) {
+          problems.push({ path: 'spec.taskName', message: `Task ${ns}/${taskName} not found` });
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    return problems;
+  }
+
+  return {
+    /**
+     * Validates a spec (plugin config schema, regular expressions, cron, durations) and checks
+     * the objects it references. Returns every problem with its field path.
+     */
+    async validateResource(input: {
+      ref: ResourceRef;
+      spec: unknown;
+    }): Promise<ResourceValidation & { stage: 'spec' | 'references' }> {
+      const result = validate({ kind: input.ref.kind, spec: input.spec } as Resource);
+      if (result.problems.length > 0) return { ...result, stage: 'spec' };
+      const problems = await referenceProblems(input.ref, input.spec, result.config ?? {});
+      return { ...result, problems, stage: 'references' };
+    },
+
+    /** Checks one asset (KubernetesCluster, Bucket, Database): Secret, credentials, reachability. */
+    async checkAsset(input: { ref: ResourceRef }): Promise<AssetCheck> {
+      const { kind, namespace, name } = input.ref;
+      if (kind !== 'KubernetesCluster' && kind !== 'Bucket' && kind !== 'Database') {
+        throw ApplicationFailure.nonRetryable(`${kind} is not an asset`, 'NotAnAsset');
+      }
+      return checkAssetObject(kind, namespace, name);
+    },
+
+    /**
+     * Merges `status` into the resource's status subresource, and emits `event` when given. A
+     * resource that is gone (or re-created with another uid) is left alone.
+     */
+    async reportStatus(input: {
+      ref: ResourceRef;
+      status: CommonStatus;
+      event?: ResourceEvent;
+    }): Promise<void> {
+      const { ref } = input;
+      const { group, plural } = kindInfo(ref.kind);
+      const current = await getResource(ref.kind, ref.namespace, ref.name);
+      if (!current || current.metadata.uid !== ref.uid) return;
+      try {
+        await custom.patchNamespacedCustomObjectStatus(
+          {
+            group,
+            version: API_VERSION,
+            namespace: ref.namespace,
+            plural,
+            name: ref.name,
+            body: { status: input.status },
+          },
+          MERGE_PATCH,
+        );
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        return;
+      }
+      if (input.event) {
+        const now = new Date().toISOString();
+        await core
+          .createNamespacedEvent({
+            namespace: ref.namespace,
+            body: {
+              metadata: { generateName: `${ref.name}.`, namespace: ref.namespace },
+              involvedObject: {
+                apiVersion: `${group}/${API_VERSION}`,
+                kind: ref.kind,
+                name: ref.name,
+                namespace: ref.namespace,
+                uid: ref.uid,
+              },
+              type: input.event.type,
+              reason: input.event.reason,
+              message: input.event.message.slice(0, 1024),
+              firstTimestamp: now as unknown as Date,
+              lastTimestamp: now as unknown as Date,
+              count: 1,
+              source: { component: 'resiliency-orchestrator' },
+              reportingComponent: 'resiliency-orchestrator',
+              reportingInstance: deps.instance,
+            },
+          })
+          .catch((err) => deps.log.warn({ err: reasonOf(err), ref }, 'error creating event'));
+      }
+    },
+  };
+}
+
+/** The resource activities, as workflows see them. */
+export type ResourceActivities = ReturnType<typeof createResourceActivities>;

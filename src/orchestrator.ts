@@ -1,0 +1,106 @@
+/**
+ * Wires the orchestrator's parts into one process: the Temporal worker (workflows + activities),
+ * the CRD bridge and, when configured, the audit webhook. `npm start` and the integration tests
+ * both use this, so the tests exercise what production runs.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker, type WorkerOptions } from '@temporalio/worker';
+import { startBridge, type Bridge } from './bridge/bridge.js';
+import type { Logger } from './logger.js';
+import { createWorker } from './temporal/worker.js';
+import { startAuditWebhook, type AuditWebhook } from './webhook/server.js';
+
+/** Options of {@link startOrchestrator}. */
+export interface OrchestratorOptions {
+  temporal: { address: string; namespace: string; taskQueue: string };
+  management: KubeConfig;
+  log: Logger;
+  instance: string;
+  /** Namespaces the bridge watches; empty means all. */
+  namespaces: string[];
+  webhook?: { port: number; certDir: string };
+  /** Seconds between rechecks of what is not ready (assets, references). Default 30. */
+  recheckSeconds?: number;
+  /** Run the bridge (default true); a worker-only replica may turn it off. */
+  bridge?: boolean;
+  workerOverrides?: Partial<WorkerOptions>;
+}
+
+/** A running orchestrator. */
+export interface Orchestrator {
+  worker: Worker;
+  client: Client;
+  bridge?: Bridge;
+  webhook?: AuditWebhook;
+  /** Resolves when the worker stops (after {@link Orchestrator.shutdown} or a signal). */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Connects to Temporal, starts the worker, the bridge and the webhook. */
+export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orchestrator> {
+  const nativeConnection = await NativeConnection.connect({ address: opts.temporal.address });
+  const connection = await Connection.connect({ address: opts.temporal.address });
+  const client = new Client({ connection, namespace: opts.temporal.namespace });
+  const worker = await createWorker({
+    connection: nativeConnection,
+    namespace: opts.temporal.namespace,
+    taskQueue: opts.temporal.taskQueue,
+    deps: {
+      management: opts.management,
+      log: opts.log,
+      instance: opts.instance,
+      temporal: { client, taskQueue: opts.temporal.taskQueue },
+    },
+    overrides: opts.workerOverrides,
+  });
+  const running = worker.run();
+  let bridge: Bridge | undefined;
+  let webhook: AuditWebhook | undefined;
+  try {
+    if (opts.webhook) {
+      webhook = await startAuditWebhook({
+        host: '0.0.0.0',
+        port: opts.webhook.port,
+        cert: readFileSync(join(opts.webhook.certDir, 'tls.crt'), 'utf8'),
+        key: readFileSync(join(opts.webhook.certDir, 'tls.key'), 'utf8'),
+        log: opts.log,
+      });
+    }
+    if (opts.bridge !== false) {
+      bridge = await startBridge({
+        management: opts.management,
+        client,
+        taskQueue: opts.temporal.taskQueue,
+        log: opts.log,
+        namespaces: opts.namespaces,
+        recheckSeconds: opts.recheckSeconds,
+      });
+    }
+  } catch (err) {
+    worker.shutdown();
+    await running.catch(() => undefined);
+    throw err;
+  }
+  const done = running.finally(async () => {
+    await bridge?.stop();
+    await webhook?.close();
+    await connection.close();
+    await nativeConnection.close();
+  });
+  return {
+    worker,
+    client,
+    bridge,
+    webhook,
+    done,
+    async shutdown() {
+      await bridge?.stop();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * Long-running workflows of resources whose spec names a plugin: LiveSynchronization and Task.
+ * Each validates its spec (plugin config schema, regular expressions, durations) and the objects
+ * it references, and reports Ready with a message that names the field at fault.
+ * (LiveSynchronization replication itself is added on top of this by its own issue.)
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { PluginSpec } from '../src/api/types.js';
+import { formatProblems } from '../src/plugins/types.js';
+import { runLongRunning, type Evaluation, type LongRunningInput } from './long-running.js';
+
+const { validateResource } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 5 },
+});
+
+/** Validates spec and references: an invalid spec waits for a change, a missing reference is rechecked. */
+export async function evaluateSpec(
+  input: LongRunningInput,
+  spec: unknown,
+): Promise<Evaluation & { config?: unknown }> {
+  const v = await validateResource({ ref: input.ref, spec });
+  const warnings = v.warnings.map((w) => `${w.path}: ${w.message}`);
+  if (v.problems.length > 0) {
+    const references = v.stage === 'references';
+    return {
+      ready: false,
+      reason: references ? 'ReferenceNotReady' : 'InvalidSpec',
+      message: formatProblems(v.problems),
+      recheck: references,
+      warnings,
+    };
+  }
+  return {
+    ready: true,
+    reason: 'Valid',
+    message: 'spec is valid and every reference is ready',
+    recheck: false,
+    warnings,
+    config: v.config,
+  };
+}
+
+/** One per LiveSynchronization. */
+export async function liveSynchronizationWorkflow(input: LongRunningInput<PluginSpec>): Promise<void> {
+  await runLongRunning(input, {
+    async evaluate(spec) {
+      const result = await evaluateSpec(input, spec);
+      if (result.ready && spec.suspend) {
+        return {
+          ...result,
+          ready: false,
+          reason: 'Suspended',
+          message: 'spec.suspend is true: no writes until it is resumed',
+        };
+      }
+      return result;
+    },
+  });
+}
+
+/** One per Task: a Task is a recipe; TaskRuns execute it. */
+export async function taskWorkflow(input: LongRunningInput<PluginSpec>): Promise<void> {
+  await runLongRunning(input, { evaluate: (spec) => evaluateSpec(input, spec) });
+}
