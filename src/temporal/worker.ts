@@ -25,7 +25,7 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    workflowsPath,
+    ...(opts.overrides?.workflowBundle ? {} : { workflowsPath }),
     activities: createActivities(opts.deps),
     shutdownGraceTime: '10 seconds',
     ...opts.overrides,

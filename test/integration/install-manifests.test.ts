@@ -227,15 +227,8 @@ describe('kubectl apply --dry-run=server -k k8s/install', () => {
     );
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
 
-    // The control: the same Pod, privileged, is refused, so the check above is not vacuous.
-    const [container] = deployment.template.spec.containers;
-    const privileged = {
-      ...pod,
-      spec: {
-        ...pod.spec,
-        containers: [{ ...container, securityContext: { ...container.securityContext, privileged: true } }],
-      },
-    };
+    // The control: the same Pod on the host's network is refused, so the check above is not vacuous.
+    const privileged = { ...pod, spec: { ...pod.spec, hostNetwork: true } };
     const refused = await kubectl(['create', '--dry-run=server', '-f', '-'], JSON.stringify(privileged));
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/violates PodSecurity "restricted:latest"/);
