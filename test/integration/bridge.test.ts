@@ -18,6 +18,7 @@ import type { Resource } from '../../src/api/types.js';
 import { FINALIZER } from '../../src/bridge/finalizer.js';
 import { createLogger } from '../../src/logger.js';
 import { startOrchestrator, type Orchestrator } from '../../src/orchestrator.js';
+import { deleteAllOurs, eventually, getResource, target as targetOf } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -37,8 +38,7 @@ function sample(file: string, kind?: Kind): Resource {
 }
 
 function target(kind: Kind, name: string) {
-  const { group, plural } = kindInfo(kind);
-  return { group, version: API_VERSION, namespace: ns, plural, name };
+  return targetOf(kind, ns, name);
 }
 
 async function create(obj: Resource | Record<string, unknown>): Promise<Resource> {
@@ -53,37 +53,12 @@ async function create(obj: Resource | Record<string, unknown>): Promise<Resource
   })) as Resource;
 }
 
-async function get(kind: Kind, name: string): Promise<Resource | undefined> {
-  try {
-    return (await custom.getNamespacedCustomObject(target(kind, name))) as Resource;
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
-    throw err;
-  }
+function get(kind: Kind, name: string): Promise<Resource | undefined> {
+  return getResource(custom, kind, ns, name);
 }
 
 async function patchSpec(kind: Kind, name: string, spec: Record<string, unknown>): Promise<void> {
   await custom.patchNamespacedCustomObject({ ...target(kind, name), body: { spec } }, MERGE);
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 const ready = (r?: Resource) => r?.status?.conditions?.find((c) => c.type === 'Ready');
@@ -143,6 +118,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await deleteAllOurs(custom, ns);
   await orchestrator?.shutdown();
 });
 

@@ -1,0 +1,95 @@
+/**
+ * Helpers the integration tests share for our custom resources in the stack's management
+ * cluster: read, wait for a condition, and delete everything of ours in a namespace (so that no
+ * workflow is left running on a test's task queue after the test).
+ */
+import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { ALL_KINDS, API_VERSION, kindInfo, type Kind } from '../../src/api/kinds.js';
+import type { Resource } from '../../src/api/types.js';
+import { stackEnv } from './stack-env.js';
+
+/** A CustomObjectsApi on the management cluster, and its KubeConfig. */
+export function managementClients(): { kc: KubeConfig; custom: CustomObjectsApi } {
+  const kc = new KubeConfig();
+  kc.loadFromFile(stackEnv().MANAGEMENT_KUBECONFIG);
+  return { kc, custom: kc.makeApiClient(CustomObjectsApi) };
+}
+
+/** The coordinates of one object of ours, as CustomObjectsApi takes them. */
+export function target(kind: Kind, namespace: string, name: string) {
+  const { group, plural } = kindInfo(kind);
+  return { group, version: API_VERSION, namespace, plural, name };
+}
+
+/** Reads one object, or undefined when it does not exist. */
+export async function getResource(
+  custom: CustomObjectsApi,
+  kind: Kind,
+  namespace: string,
+  name: string,
+): Promise<Resource | undefined> {
+  try {
+    return (await custom.getNamespacedCustomObject(target(kind, namespace, name))) as Resource;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Polls `probe` until it returns something truthy; fails after `timeoutMs` naming `what`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Deletes every object of our nine kinds in `namespace` and waits until they are gone, which
+ * (with a bridge running) means their workflows were cancelled and cleaned up.
+ */
+export async function deleteAllOurs(
+  custom: CustomObjectsApi,
+  namespace: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const listAll = async () => {
+    const all: Resource[] = [];
+    for (const kind of ALL_KINDS) {
+      const { group, plural } = kindInfo(kind);
+      const list = (await custom.listNamespacedCustomObject({
+        group,
+        version: API_VERSION,
+        namespace,
+        plural,
+      })) as {
+        items: Resource[];
+      };
+      all.push(...list.items);
+    }
+    return all;
+  };
+  for (const r of await listAll()) {
+    await custom
+      .deleteNamespacedCustomObject(target(r.kind, namespace, r.metadata.name))
+      .catch(() => undefined);
+  }
+  await eventually(
+    `every object in ${namespace} to go`,
+    async () => (await listAll()).length === 0,
+    timeoutMs,
+  );
+}
