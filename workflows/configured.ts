@@ -15,7 +15,7 @@ const { validateResource } = proxyActivities<Activities>({
   retry: { maximumAttempts: 5 },
 });
 
-/** Validates spec and references: an invalid spec waits for a change, a missing reference is rechecked. */
+/** Validates spec and references: an invalid spec waits for a change; references are rechecked. */
 export async function evaluateSpec(
   input: LongRunningInput,
   spec: unknown,

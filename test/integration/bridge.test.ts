@@ -3,6 +3,7 @@
  * custom resources start, steer and stop their Temporal workflows; status, finalizers, search
  * attributes and the bad inputs of the issue, each named in status without affecting the others.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -177,6 +178,43 @@ describe('assets', () => {
   });
 });
 
+describe('a Bucket', () => {
+  it('with wrong credentials shows Ready=False access denied; with the right ones, Ready', async () => {
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: { name: 'wrong-keys' },
+        stringData: { accessKeyID: env.S3_ACCESS_KEY_ID, secretAccessKey: 'wrong' },
+      },
+    });
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: { name: 'right-keys' },
+        stringData: { accessKeyID: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+      },
+    });
+    const bucket = (name: string, secretName: string) => ({
+      apiVersion: 'assets.astronetes.io/v1alpha1',
+      kind: 'Bucket',
+      metadata: { name },
+      spec: {
+        generic: {
+          name: env.S3_BUCKET,
+          endpoint: env.S3_ENDPOINT.replace('http://', ''),
+          useSSL: false,
+          secretName,
+        },
+      },
+    });
+    await create(bucket('denied', 'wrong-keys'));
+    await create(bucket('granted', 'right-keys'));
+    const denied = await readyIs('Bucket', 'denied', 'False');
+    expect(ready(denied)?.message).toBe(`bucket ${env.S3_BUCKET}: access denied (check the credentials)`);
+    await readyIs('Bucket', 'granted', 'True');
+  });
+});
+
 describe('LiveSynchronization lifecycle', () => {
   it('starts one workflow on create, signals it on spec change, and cancels it on delete', async () => {
     const created = await create(sample('6.1.3-livesynchronization.yaml'));
@@ -186,6 +224,32 @@ describe('LiveSynchronization lifecycle', () => {
     const [workflow] = await workflowsOf('LiveSynchronization', name);
     expect(workflow.type).toBe('liveSynchronizationWorkflow');
     expect(workflow.memo).toMatchObject({ resource: `LiveSynchronization ${ns}/${name}` });
+
+    const columns = execFileSync(
+      join(process.cwd(), '.tools/bin/kubectl'),
+      ['--kubeconfig', env.MANAGEMENT_KUBECONFIG, '-n', ns, 'get', 'livesynchronizations', name],
+      { encoding: 'utf8' },
+    );
+    expect(columns.split('\n')[0].split(/\s+/)).toEqual([
+      'NAME',
+      'SOURCE',
+      'DESTINATION',
+      'SUSPEND',
+      'READY',
+      'AGE',
+    ]);
+    expect(columns.split('\n')[1].split(/\s+/).slice(0, 5)).toEqual([
+      name,
+      'source',
+      'destination',
+      'false',
+      'True',
+    ]);
+    const events = await core.listNamespacedEvent({
+      namespace: ns,
+      fieldSelector: `involvedObject.name=${name}`,
+    });
+    expect(events.items.map((e) => [e.type, e.reason])).toContainEqual(['Normal', 'Valid']);
 
     await patchSpec('LiveSynchronization', name, { suspend: true });
     const suspended = await readyIs('LiveSynchronization', name, 'False', 2);
