@@ -93,7 +93,7 @@ const TOOLS: ToolSpec[] = [
     version: TOOL_VERSIONS.temporal,
     binaries: ['temporal'],
     prerequisites: ['go'],
-    estimate: 'about 5 minutes',
+    estimate: 'about 4 minutes',
     onPath: {
       binary: 'temporal',
       args: ['--version'],
@@ -117,7 +117,7 @@ const TOOLS: ToolSpec[] = [
     version: TOOL_VERSIONS.etcd,
     binaries: ['etcd'],
     prerequisites: ['go'],
-    estimate: 'about 3 minutes',
+    estimate: 'about 1 minute',
     onPath: {
       binary: 'etcd',
       args: ['--version'],
@@ -138,7 +138,7 @@ const TOOLS: ToolSpec[] = [
     version: TOOL_VERSIONS.kubernetes,
     binaries: ['kube-apiserver', 'kubectl'],
     prerequisites: ['go'],
-    estimate: '15 to 25 minutes on 2 cores',
+    estimate: 'about 7 minutes on 2 cores',
     async install(ctx) {
       const v = TOOL_VERSIONS.kubernetes;
       const [major, minor] = v.split('.');
@@ -172,7 +172,7 @@ const TOOLS: ToolSpec[] = [
     version: TOOL_VERSIONS.minio,
     binaries: ['minio'],
     prerequisites: ['go'],
-    estimate: 'about 10 minutes',
+    estimate: 'about 4 minutes',
     async install(ctx) {
       await runLogged('go', ['install', `github.com/minio/minio@${TOOL_VERSIONS.minio}`], {
         env: goEnv({ GOBIN: ctx.binDir }),
