@@ -3,23 +3,21 @@
  * reference checks, asset checks, status reports and Kubernetes Events. Secrets are read here
  * and never leave: workflows see only "ready" and a message.
  */
+import type {
+  KubeConfig} from '@kubernetes/client-node';
 import {
   CoreV1Api,
   CustomObjectsApi,
-  KubeConfig,
   PatchStrategy,
   setHeaderOptions,
   VersionApi,
-  type V1Secret,
 } from '@kubernetes/client-node';
-import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { AssetLoader } from '../src/assets/load.js';
 import { ApplicationFailure } from '@temporalio/common';
-import { API_VERSION, kindInfo, type Kind, type ResourceRef } from '../src/api/kinds.js';
+import { API_VERSION, kindInfo, type ResourceRef } from '../src/api/kinds.js';
 import type {
-  BucketSpec,
   CommonStatus,
-  DatabaseSpec,
-  KubernetesClusterSpec,
   PluginSpec,
   Resource,
   SynchronizationPlanSpec,
@@ -84,40 +82,8 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
   const custom = deps.management.makeApiClient(CustomObjectsApi);
   const core = deps.management.makeApiClient(CoreV1Api);
 
-  async function getResource<K extends Kind>(
-    kind: K,
-    namespace: string,
-    name: string,
-  ): Promise<Resource<K> | undefined> {
-    const { group, plural } = kindInfo(kind);
-    try {
-      return (await custom.getNamespacedCustomObject({
-        group,
-        version: API_VERSION,
-        namespace,
-        plural,
-        name,
-      })) as Resource<K>;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
-  async function getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
-    try {
-      return await core.readNamespacedSecret({ namespace, name });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
-  function secretValue(secret: V1Secret, key: string): string | undefined {
-    const b64 = secret.data?.[key];
-    if (b64 !== undefined) return Buffer.from(b64, 'base64').toString('utf8');
-    return secret.stringData?.[key];
-  }
+  const assets = new AssetLoader(deps.management);
+  const getResource = assets.getResource.bind(assets);
 
   /** Checks that an asset exists, its Secret holds what it must, and the service answers. */
   async function checkAssetObject(
@@ -125,38 +91,11 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
     namespace: string,
     name: string,
   ): Promise<AssetCheck> {
-    const asset = await getResource(kind, namespace, name);
-    if (!asset)
-      return { ready: false, reason: 'NotFound', message: `${kind} ${namespace}/${name} not found` };
     switch (kind) {
       case 'KubernetesCluster': {
-        const spec = asset.spec as KubernetesClusterSpec;
-        const secret = await getSecret(namespace, spec.secretName);
-        if (!secret)
-          return {
-            ready: false,
-            reason: 'SecretNotFound',
-            message: `spec.secretName: Secret ${namespace}/${spec.secretName} not found`,
-          };
-        const kubeconfig = secretValue(secret, 'kubeconfig.yaml');
-        if (!kubeconfig) {
-          return {
-            ready: false,
-            reason: 'InvalidSecret',
-            message: `spec.secretName: Secret ${namespace}/${spec.secretName} has no key kubeconfig.yaml`,
-          };
-        }
-        const kc = new KubeConfig();
-        try {
-          kc.loadFromString(kubeconfig);
-          if (!kc.getCurrentCluster()) throw new Error('no current cluster');
-        } catch (err) {
-          return {
-            ready: false,
-            reason: 'InvalidKubeconfig',
-            message: `Secret ${namespace}/${spec.secretName} key kubeconfig.yaml is not a usable kubeconfig: ${reasonOf(err)}`,
-          };
-        }
+        const loaded = await assets.kubernetesCluster(namespace, name);
+        if (!loaded.ok) return { ready: false, reason: loaded.reason, message: loaded.message };
+        const kc = loaded.value;
         try {
           const v = await withTimeout(kc.makeApiClient(VersionApi).getCode(), PROBE_TIMEOUT_MS, 'cluster');
           return {
@@ -173,90 +112,35 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
         }
       }
       case 'Bucket': {
-        const spec = asset.spec as BucketSpec;
-        const provider = spec.generic ?? spec.awsS3 ?? spec.gcpCloudStorage;
-        if (!provider)
-          return {
-            ready: false,
-            reason: 'InvalidSpec',
-            message: 'spec: set one of generic, awsS3, gcpCloudStorage',
-          };
-        const field = spec.generic ? 'generic' : spec.awsS3 ? 'awsS3' : 'gcpCloudStorage';
-        const secret = await getSecret(namespace, provider.secretName);
-        if (!secret) {
-          return {
-            ready: false,
-            reason: 'SecretNotFound',
-            message: `spec.${field}.secretName: Secret ${namespace}/${provider.secretName} not found`,
-          };
-        }
-        const accessKeyId = secretValue(secret, 'accessKeyID');
-        const secretAccessKey = secretValue(secret, 'secretAccessKey');
-        if (!accessKeyId || !secretAccessKey) {
-          return {
-            ready: false,
-            reason: 'InvalidSecret',
-            message: `spec.${field}.secretName: Secret ${namespace}/${provider.secretName} needs keys accessKeyID and secretAccessKey`,
-          };
-        }
-        const s3 = new S3Client({
-          endpoint: spec.generic
-            ? `${spec.generic.useSSL === false ? 'http' : 'https'}://${spec.generic.endpoint.replace(/^https?:\/\//, '')}`
-            : spec.gcpCloudStorage
-              ? 'https://storage.googleapis.com'
-              : undefined,
-          region: spec.awsS3?.region ?? 'us-east-1',
-          forcePathStyle: Boolean(spec.generic),
-          credentials: { accessKeyId, secretAccessKey },
-          maxAttempts: 1,
-        });
+        const loaded = await assets.bucket(namespace, name);
+        if (!loaded.ok) return { ready: false, reason: loaded.reason, message: loaded.message };
+        const { client, name: bucketName } = loaded.value;
         try {
           await withTimeout(
-            s3.send(new HeadBucketCommand({ Bucket: provider.name })),
+            client.send(new HeadBucketCommand({ Bucket: bucketName })),
             PROBE_TIMEOUT_MS,
             'bucket',
           );
-          return { ready: true, reason: 'Connected', message: `bucket ${provider.name} answers` };
+          return { ready: true, reason: 'Connected', message: `bucket ${bucketName} answers` };
         } catch (err) {
-          const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+          const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
           const why =
-            e.$metadata?.httpStatusCode === 403
+            status === 403
               ? 'access denied (check the credentials)'
-              : e.$metadata?.httpStatusCode === 404
+              : status === 404
                 ? 'no such bucket'
                 : reasonOf(err);
-          return { ready: false, reason: 'Unreachable', message: `bucket ${provider.name}: ${why}` };
+          return { ready: false, reason: 'Unreachable', message: `bucket ${bucketName}: ${why}` };
         } finally {
-          s3.destroy();
+          client.destroy();
         }
       }
       case 'Database': {
-        const spec = asset.spec as DatabaseSpec;
-        const servers = spec.zookeeper?.client?.servers ?? [];
-        if (servers.length === 0)
-          return { ready: false, reason: 'InvalidSpec', message: 'spec.zookeeper.client.servers: required' };
-        const secret = await getSecret(namespace, name);
-        if (!secret)
-          return {
-            ready: false,
-            reason: 'SecretNotFound',
-            message: `Secret ${namespace}/${name} (the Database's credentials) not found`,
-          };
-        const user = secretValue(secret, 'user');
-        const password = secretValue(secret, 'password');
-        if (!user || !password) {
-          return {
-            ready: false,
-            reason: 'InvalidSecret',
-            message: `Secret ${namespace}/${name} needs keys user and password`,
-          };
-        }
+        const loaded = await assets.database(namespace, name);
+        if (!loaded.ok) return { ready: false, reason: loaded.reason, message: loaded.message };
+        const { servers, auth } = loaded.value;
         try {
-          const zk = await connectZooKeeper({
-            servers,
-            auth: { user, password },
-            timeoutMs: PROBE_TIMEOUT_MS,
-          });
+          const zk = await connectZooKeeper({ servers, auth, timeoutMs: PROBE_TIMEOUT_MS });
           zk.close();
           return { ready: true, reason: 'Connected', message: `ZooKeeper ${servers.join(',')} answers` };
         } catch (err) {

@@ -104,18 +104,16 @@ describe('cleaning, patching, marking', () => {
   it('marks ownership with a label valid for very long names, and the source version', () => {
     const longOwner = { namespace: 'n'.repeat(63), name: 'l'.repeat(253) };
     const out = toDestination(service, longOwner);
-    expect(out.ok).toBe(true);
-    const meta = (out as { object: typeof service }).object.metadata as typeof service.metadata & {
-      labels: Record<string, string>;
-    };
+    if (!out.ok) throw new Error(out.error);
+    const meta = out.object.metadata as typeof service.metadata & { labels: Record<string, string> };
     expect(meta.labels[OWNER_LABEL]).toMatch(/^ls-[0-9a-f]{40}$/);
     expect(meta.labels[OWNER_LABEL].length).toBeLessThanOrEqual(63);
     expect(meta.annotations).toMatchObject({
       'replication.astronetes.io/source-resource-version': '42',
       'replication.astronetes.io/source-uid': 'u1',
     });
-    expect(isOwnedBy((out as { object: typeof service }).object, longOwner)).toBe(true);
-    expect(isOwnedBy((out as { object: typeof service }).object, owner)).toBe(false);
+    expect(isOwnedBy(out.object, longOwner)).toBe(true);
+    expect(isOwnedBy(out.object, owner)).toBe(false);
     expect(ownerLabelValue(owner)).not.toBe(ownerLabelValue({ namespace: 'dr-config', name: 'pro' }));
   });
 
