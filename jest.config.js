@@ -15,6 +15,8 @@ const common = {
 };
 
 export default {
+  // testTimeout is a global option (jest ignores it inside a project): integration waits need it.
+  testTimeout: 120000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {
@@ -23,7 +25,6 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/integration/global-setup.js',
       globalTeardown: '<rootDir>/test/integration/global-teardown.js',
-      testTimeout: 120000,
     },
   ],
 };

@@ -7,6 +7,7 @@ import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../src/logger.js';
 import { createPlanActivities } from './plans.js';
+import { createReplicationActivities } from './replication.js';
 import { createResourceActivities } from './resources.js';
 
 /** What the activities are given. */
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createResourceActivities(deps),
     ...createPlanActivities(deps),
+    ...createReplicationActivities(deps),
 
     /**
      * Reads the management cluster's version through the worker's credentials: the check that

@@ -3,8 +3,7 @@
  * reference checks, asset checks, status reports and Kubernetes Events. Secrets are read here
  * and never leave: workflows see only "ready" and a message.
  */
-import type {
-  KubeConfig} from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import {
   CoreV1Api,
   CustomObjectsApi,

@@ -4,9 +4,11 @@
  * it references, and reports Ready with a message that names the field at fault.
  * (LiveSynchronization replication itself is added on top of this by its own issue.)
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { PluginSpec } from '../src/api/types.js';
+import { parseGoDuration } from '../src/plugins/duration.js';
+import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kubernetes-objects-to-kubernetes.js';
 import { formatProblems } from '../src/plugins/types.js';
 import { runLongRunning, type Evaluation, type LongRunningInput } from './long-running.js';
 
@@ -42,7 +44,7 @@ export async function evaluateSpec(
   };
 }
 
-/** One per LiveSynchronization. */
+/** One per LiveSynchronization: validates, then replicates one resync period at a time. */
 export async function liveSynchronizationWorkflow(input: LongRunningInput<PluginSpec>): Promise<void> {
   await runLongRunning(input, {
     async evaluate(spec) {
@@ -55,9 +57,28 @@ export async function liveSynchronizationWorkflow(input: LongRunningInput<Plugin
           message: 'spec.suspend is true: no writes until it is resumed',
         };
       }
-      return result;
+      return result.ready
+        ? { ...result, reason: 'Replicating', message: 'replicating; see status.replication' }
+        : result;
+    },
+    async run(_spec, config, generation) {
+      const c = config as KubernetesObjectsToKubernetesConfig;
+      const runForMs = resyncPeriodMs(c);
+      const { replicate } = proxyActivities<Activities>({
+        startToCloseTimeout: runForMs + 10 * 60_000,
+        heartbeatTimeout: '10 seconds',
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+      });
+      await replicate({ ref: input.ref, generation, config: c, runForMs });
     },
   });
+}
+
+/** The resync period in ms: `replication.resyncPeriod` (canonical), else `resyncPeriod`, else 1h. */
+export function resyncPeriodMs(config: KubernetesObjectsToKubernetesConfig): number {
+  const text = config.replication.resyncPeriod ?? config.resyncPeriod ?? '1h0m0s';
+  return Math.max(1000, parseGoDuration(text) ?? 3_600_000);
 }
 
 /** One per Task: a Task is a recipe; TaskRuns execute it. */

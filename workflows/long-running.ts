@@ -43,7 +43,12 @@ export interface LongRunningInput<S = unknown> extends ResourceInput<S> {
 
 /** The kind-specific parts of a long-running workflow. */
 export interface LongRunningBehaviour<S> {
-  evaluate(spec: S, generation: number): Promise<Evaluation>;
+  evaluate(spec: S, generation: number): Promise<Evaluation & { config?: unknown }>;
+  /**
+   * Work that runs while the resource is ready (replication): cancelled when a new spec
+   * generation arrives, started again (after a fresh evaluation) whenever it returns.
+   */
+  run?(spec: S, config: unknown, generation: number): Promise<void>;
   /** Runs, not cancellable, when the workflow is cancelled (the resource is being deleted). */
   cleanup?(): Promise<void>;
 }
@@ -89,7 +94,21 @@ export async function runLongRunning<S>(
             : undefined,
         });
       }
-      await condition(() => pending !== undefined, result.recheck ? recheckMs : undefined);
+      if (result.ready && behaviour.run) {
+        let finished = false;
+        const scope = new CancellationScope();
+        const running = scope
+          .run(() => behaviour.run!(current.spec, result.config, current.generation))
+          .catch((err) => {
+            if (!isCancellation(err)) throw err;
+          })
+          .finally(() => (finished = true));
+        await condition(() => pending !== undefined || finished);
+        if (!finished) scope.cancel();
+        await running;
+      } else {
+        await condition(() => pending !== undefined, result.recheck ? recheckMs : undefined);
+      }
       if (pending) {
         current = pending;
         pending = undefined;

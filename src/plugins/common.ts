@@ -4,7 +4,10 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import jsonpatch from 'fast-json-patch';
+import { parseGoDuration } from './duration.js';
 import type { Problem } from './types.js';
+
+export { parseGoDuration };
 
 /** A string limited to `values`, as a plain JSON-schema `enum` (one clear error, not one per value). */
 export function StringEnum<T extends string>(values: readonly T[], options: { description?: string } = {}) {
@@ -112,25 +115,6 @@ export function regexProblem(pattern: string): string | undefined {
 
 function globToRegex(glob: string): string {
   return `${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`;
-}
-
-/**
- * Parses a Go duration such as `1h0m0s`, `3h25m12s`, `90s` or `1.5h` into milliseconds, or
- * returns undefined when it is not one. Units h, m, s, ms; a bare 0 is allowed.
- */
-export function parseGoDuration(text: string): number | undefined {
-  if (text === '0') return 0;
-  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
-  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/y;
-  let total = 0;
-  let matched = 0;
-  while (re.lastIndex < text.length) {
-    const m = re.exec(text);
-    if (!m) return undefined;
-    total += Number(m[1]) * unit[m[2]];
-    matched++;
-  }
-  return matched > 0 ? total : undefined;
 }
 
 /** A problem when `value` is set and is not a Go duration. */

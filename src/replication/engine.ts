@@ -23,8 +23,8 @@ import { objectKey, type GVR } from './layout.js';
 import { formatLabelSelector } from './selectors.js';
 import {
   isNewerVersion,
-  OWNER_LABEL,
-  ownerLabelValue,
+  isOwnedBy,
+  OWNER_ANNOTATION,
   SOURCE_VERSION_ANNOTATION,
   toDestination,
   type KubeObject,
@@ -88,6 +88,8 @@ export class ResourceReplicator {
   /** Source resourceVersion each destination copy was written from. */
   private readonly written = new Map<string, string>();
   private readonly failed = new Map<string, string>();
+  /** Destination objects of this type that this LiveSynchronization does not own, and who does. */
+  private readonly foreign = new Map<string, string>();
   /** Namespaces matching namespaceSelector (undefined: no namespace filter). */
   private namespaces?: Set<string>;
   private readonly knownDestinationNamespaces = new Set<string>();
@@ -233,12 +235,22 @@ export class ResourceReplicator {
         undefined,
         undefined,
         undefined,
-        `${OWNER_LABEL}=${ownerLabelValue(this.opts.owner)}`,
+        undefined,
         500,
         cont,
       );
+      // Every destination object of the type: ours are tracked, the rest are never touched.
       for (const item of page.items as KubeObject[]) {
         const key = keyOf(item);
+        if (!isOwnedBy(item, this.opts.owner)) {
+          const other = item.metadata?.annotations?.[OWNER_ANNOTATION];
+          this.foreign.set(
+            key,
+            other ? `claimed by LiveSynchronization ${other}` : 'not created by this LiveSynchronization',
+          );
+          continue;
+        }
+        this.foreign.delete(key);
         owned.add(key);
         const from = item.metadata?.annotations?.[SOURCE_VERSION_ANNOTATION];
         if (from) this.written.set(key, from);
@@ -420,6 +432,15 @@ export class ResourceReplicator {
     }
     const sourceVersion = source.metadata?.resourceVersion;
     if (!isNewerVersion(sourceVersion, this.written.get(key))) return; // stale or already written
+    const foreign = this.foreign.get(key);
+    if (foreign) {
+      // An overlap (another LiveSynchronization) or an object of the destination's own: hands off.
+      const message = `${key}: exists in the destination and is ${foreign}; not overwritten`;
+      if (this.failed.get(key) !== message) this.log.warn({ destinationObject: ref.metadata }, message);
+      this.failed.set(key, message);
+      this.lastError = message;
+      return;
+    }
     if (d.namespaced && !(await this.ensureNamespace(ns))) {
       const message = `waiting for namespace ${ns} in the destination (forceNamespaceCreation is off)`;
       this.failed.set(key, message);

@@ -220,7 +220,7 @@ describe('LiveSynchronization lifecycle', () => {
     const created = await create(sample('6.1.3-livesynchronization.yaml'));
     const name = created.metadata.name;
     const first = await readyIs('LiveSynchronization', name, 'True');
-    expect(ready(first)).toMatchObject({ reason: 'Valid', observedGeneration: 1 });
+    expect(ready(first)).toMatchObject({ reason: 'Replicating', observedGeneration: 1 });
     const [workflow] = await workflowsOf('LiveSynchronization', name);
     expect(workflow.type).toBe('liveSynchronizationWorkflow');
     expect(workflow.memo).toMatchObject({ resource: `LiveSynchronization ${ns}/${name}` });
@@ -249,7 +249,7 @@ describe('LiveSynchronization lifecycle', () => {
       namespace: ns,
       fieldSelector: `involvedObject.name=${name}`,
     });
-    expect(events.items.map((e) => [e.type, e.reason])).toContainEqual(['Normal', 'Valid']);
+    expect(events.items.map((e) => [e.type, e.reason])).toContainEqual(['Normal', 'Replicating']);
 
     await patchSpec('LiveSynchronization', name, { suspend: true });
     const suspended = await readyIs('LiveSynchronization', name, 'False', 2);

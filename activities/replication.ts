@@ -1,0 +1,194 @@
+/**
+ * `replicate`: the long-running, heartbeating activity of a LiveSynchronization. It runs one
+ * ResourceReplicator per resource entry (list, watch, filter, patch, write, upload, prune) for one
+ * resync period and then returns, so the workflow decides the cadence: each new run lists both
+ * sides again (additive and subtractive resync). High-rate watch events never reach workflow
+ * history; the heartbeat carries the counters, and every start converges from a fresh list.
+ */
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { API_VERSION, kindInfo, type ResourceRef } from '../src/api/kinds.js';
+import { AssetLoader } from '../src/assets/load.js';
+import type { Resource } from '../src/api/types.js';
+import type { Logger } from '../src/logger.js';
+import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kubernetes-objects-to-kubernetes.js';
+import { ResourceReplicator, type ReplicatorOptions, type ResourceStats } from '../src/replication/engine.js';
+import { MERGE_PATCH } from './resources.js';
+
+/** What {@link createReplicationActivities} needs. */
+export interface ReplicationActivityDeps {
+  management: KubeConfig;
+  log: Logger;
+}
+
+/** What a run of `replicate` reports (heartbeat details, status, result). */
+export interface ReplicationReport {
+  resources: ResourceStats[];
+  /** When this run's initial list had been written (the last resync), and how it went. */
+  lastResyncTime?: string;
+  lastResyncResult?: string;
+  /** Milliseconds from a source change being seen to its destination write, over this run. */
+  lag?: { p50: number; p99: number; max: number; samples: number };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Builds the replication activities. */
+export function createReplicationActivities(deps: ReplicationActivityDeps) {
+  const assets = new AssetLoader(deps.management);
+  const custom = deps.management.makeApiClient(CustomObjectsApi);
+
+  return {
+    /**
+     * Replicates for `runForMs` (the resync period), then returns its report. Cancellation (spec
+     * change, suspend, deletion) stops every watch and write before it returns.
+     */
+    async replicate(input: {
+      ref: ResourceRef;
+      /** The spec generation this run replicates; a newer one (suspend, edit, delete) stops writes at once. */
+      generation: number;
+      config: KubernetesObjectsToKubernetesConfig;
+      runForMs: number;
+    }): Promise<ReplicationReport> {
+      const ctx = Context.current();
+      const { ref, config } = input;
+      const owner = { namespace: ref.namespace, name: ref.name };
+      const log = deps.log.child({
+        liveSynchronization: owner,
+        process: { id: 'replicator', attempt: ctx.info.attempt },
+      });
+      const source = await assets.kubernetesCluster(ref.namespace, config.sourceName);
+      const destination = await assets.kubernetesCluster(ref.namespace, config.destinationName);
+      if (!source.ok)
+        throw ApplicationFailure.retryable(`spec.config.sourceName: ${source.message}`, 'AssetNotReady');
+      if (!destination.ok) {
+        throw ApplicationFailure.retryable(
+          `spec.config.destinationName: ${destination.message}`,
+          'AssetNotReady',
+        );
+      }
+      let bucket: ReplicatorOptions['bucket'];
+      if (config.bucketName) {
+        const b = await assets.bucket(ref.namespace, config.bucketName);
+        if (!b.ok)
+          throw ApplicationFailure.retryable(`spec.config.bucketName: ${b.message}`, 'AssetNotReady');
+        bucket = { client: b.value.client, name: b.value.name, liveSync: owner };
+      }
+      const lags: number[] = [];
+      const concurrency = config.components?.synchronizer?.concurrentTasks ?? 16;
+      const replicators = config.replication.resources.map(
+        (entry) =>
+          new ResourceReplicator({
+            owner,
+            entry,
+            source: source.value,
+            destination: destination.value,
+            bucket,
+            forceNamespaceCreation: config.replication.forceNamespaceCreation ?? false,
+            concurrency,
+            log,
+            onLag: (ms) => {
+              if (lags.length >= 50_000) lags.splice(0, 25_000);
+              lags.push(ms);
+            },
+          }),
+      );
+      const report: ReplicationReport = { resources: [] };
+      const snapshot = (): ReplicationReport => {
+        const sorted = [...lags].sort((a, b) => a - b);
+        return {
+          ...report,
+          resources: replicators.map((r) => r.stats()),
+          lag: {
+            p50: percentile(sorted, 50),
+            p99: percentile(sorted, 99),
+            max: sorted.at(-1) ?? 0,
+            samples: sorted.length,
+          },
+        };
+      };
+      const { group, plural } = kindInfo('LiveSynchronization');
+      const superseded = async (r: ResourceRef, generation: number): Promise<boolean> => {
+        try {
+          const current = (await custom.getNamespacedCustomObject({
+            group,
+            version: API_VERSION,
+            namespace: r.namespace,
+            plural,
+            name: r.name,
+          })) as Resource;
+          return (
+            current.metadata.uid !== r.uid ||
+            (current.metadata.generation ?? 1) !== generation ||
+            Boolean(current.metadata.deletionTimestamp)
+          );
+        } catch (err) {
+          return (err as { code?: number }).code === 404;
+        }
+      };
+      let lastWritten = '';
+      const writeStatus = async () => {
+        const current = snapshot();
+        const text = JSON.stringify(current);
+        ctx.heartbeat(current);
+        if (text === lastWritten) return;
+        lastWritten = text;
+        await custom
+          .patchNamespacedCustomObjectStatus(
+            {
+              group,
+              version: API_VERSION,
+              namespace: ref.namespace,
+              plural,
+              name: ref.name,
+              body: { status: { replication: current } },
+            },
+            MERGE_PATCH,
+          )
+          .catch((err) => log.warn({ err: (err as Error).message }, 'status update failed'));
+      };
+
+      const started = Date.now();
+      try {
+        const starts = await Promise.allSettled(replicators.map((r) => r.start()));
+        const failures = starts.filter((s) => s.status === 'rejected').length;
+        await Promise.race([Promise.all(replicators.map((r) => r.idle())), ctx.cancelled]);
+        report.lastResyncTime = new Date().toISOString();
+        report.lastResyncResult = failures
+          ? `${failures} of ${replicators.length} resource entries could not start (see resources[].lastError)`
+          : `listed and converged ${replicators.length} resource entries in ${Date.now() - started} ms`;
+        log.info({ result: report.lastResyncResult }, 'resync done');
+        let lastStatus = 0;
+        while (Date.now() - started < input.runForMs) {
+          // Cancellation reaches an activity only through a throttled heartbeat; reading our own
+          // object every second stops the writes as soon as the spec changes or it is deleted.
+          if (await superseded(ref, input.generation)) {
+            log.info('spec changed or resource deleted: writes stopped, waiting for cancellation');
+            await Promise.all(replicators.map((r) => r.stop()));
+            for (;;) {
+              ctx.heartbeat(snapshot());
+              await ctx.sleep(1000);
+            }
+          }
+          if (Date.now() - lastStatus >= 2000) {
+            await writeStatus();
+            lastStatus = Date.now();
+          } else {
+            ctx.heartbeat(snapshot());
+          }
+          await ctx.sleep(Math.min(1000, Math.max(1, input.runForMs - (Date.now() - started))));
+        }
+        await Promise.all(replicators.map((r) => r.stop()));
+        await writeStatus();
+        return snapshot();
+      } finally {
+        await Promise.all(replicators.map((r) => r.stop()));
+        bucket?.client.destroy();
+      }
+    },
+  };
+}

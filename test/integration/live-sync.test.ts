@@ -1,0 +1,378 @@
+/**
+ * LiveSynchronization replication on the real stack: objects flow from the source API server to
+ * the destination, filtered, patched, cleaned and marked; originals land in the bucket; updates,
+ * deletes, namespace label changes, suspend/resume and foreign objects behave as the seed says.
+ */
+import { readFileSync } from 'node:fs';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1ConfigMap,
+} from '@kubernetes/client-node';
+import type { Resource } from '../../src/api/types.js';
+import { createLogger } from '../../src/logger.js';
+import { startOrchestrator, type Orchestrator } from '../../src/orchestrator.js';
+import { objectKey } from '../../src/replication/layout.js';
+import { OWNER_LABEL, ownerLabelValue } from '../../src/replication/transform.js';
+import { deleteAllOurs, eventually, getResource, managementClients, target } from './resources.js';
+import { stackEnv, uniqueName } from './stack-env.js';
+
+const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const env = stackEnv();
+const { kc, custom } = managementClients();
+const mgmtCore = kc.makeApiClient(CoreV1Api);
+const clients = (file: string) => {
+  const k = new KubeConfig();
+  k.loadFromFile(file);
+  return { core: k.makeApiClient(CoreV1Api), apps: k.makeApiClient(AppsV1Api) };
+};
+const src = clients(env.SOURCE_KUBECONFIG);
+const dst = clients(env.DESTINATION_KUBECONFIG);
+const s3 = new S3Client({
+  endpoint: env.S3_ENDPOINT,
+  region: env.S3_REGION,
+  forcePathStyle: true,
+  credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+});
+
+const ns = uniqueName('ls');
+const appNs = uniqueName('app'); // source namespace, labelled for the namespaceSelector
+const lateNs = uniqueName('late'); // gets the label later
+const owner = { namespace: ns, name: 'live' };
+let orchestrator: Orchestrator;
+
+async function readDst(namespace: string, name: string): Promise<V1ConfigMap | undefined> {
+  return dst.core.readNamespacedConfigMap({ namespace, name }).catch(() => undefined);
+}
+
+function deployment(name: string, replicas: number) {
+  return {
+    metadata: { name, labels: { app: name } },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'c', image: 'busybox' }] },
+      },
+    },
+  };
+}
+
+const liveSync = {
+  apiVersion: 'automation.astronetes.io/v1alpha1',
+  kind: 'LiveSynchronization',
+  metadata: { name: 'live' },
+  spec: {
+    plugin: 'kubernetes-objects-to-kubernetes',
+    suspend: false,
+    config: {
+      sourceName: 'source',
+      destinationName: 'destination',
+      bucketName: 'backups',
+      replication: {
+        forceNamespaceCreation: true,
+        resyncPeriod: '20s',
+        resources: [
+          {
+            version: 'v1',
+            resource: 'configmaps',
+            filters: {
+              namespaceSelector: { matchLabels: { 'dr-run': ns } },
+              nameSelector: { regex: ['^config.*'], excludeRegex: ['.*\\.test$'] },
+            },
+          },
+          {
+            group: 'apps',
+            version: 'v1',
+            resource: 'deployments',
+            transformation: { patch: [{ op: 'replace', path: '/spec/replicas', value: 0 }] },
+            filters: { namespaceSelector: { matchLabels: { 'dr-run': ns } } },
+          },
+          {
+            group: '',
+            version: 'v1',
+            resource: 'services',
+            filters: {
+              selector: { matchLabels: { replicate: 'yes' } },
+              namespaceSelector: { matchLabels: { 'dr-run': ns } },
+            },
+          },
+          {
+            version: 'v1',
+            resource: 'secrets',
+            filters: {
+              nameSelector: { regex: ['^patched-'] },
+              namespaceSelector: { matchLabels: { 'dr-run': ns } },
+            },
+            transformation: { patch: [{ op: 'replace', path: '/spec/replicas', value: 0 }] },
+          },
+        ],
+      },
+    },
+  },
+};
+
+beforeAll(async () => {
+  await mgmtCore.createNamespace({ body: { metadata: { name: ns } } });
+  for (const [name, file] of [
+    ['source', env.SOURCE_KUBECONFIG],
+    ['destination', env.DESTINATION_KUBECONFIG],
+  ]) {
+    await mgmtCore.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name }, stringData: { 'kubeconfig.yaml': readFileSync(file, 'utf8') } },
+    });
+  }
+  await mgmtCore.createNamespacedSecret({
+    namespace: ns,
+    body: {
+      metadata: { name: 'bucket-credentials' },
+      stringData: { accessKeyID: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+    },
+  });
+  const create = (body: Record<string, unknown>) =>
+    custom.createNamespacedCustomObject({
+      ...target(body.kind as never, ns, ''),
+      body: { ...body, metadata: { ...(body.metadata as object), namespace: ns } },
+    });
+  await create({
+    apiVersion: 'assets.astronetes.io/v1alpha1',
+    kind: 'KubernetesCluster',
+    metadata: { name: 'source' },
+    spec: { secretName: 'source' },
+  });
+  await create({
+    apiVersion: 'assets.astronetes.io/v1alpha1',
+    kind: 'KubernetesCluster',
+    metadata: { name: 'destination' },
+    spec: { secretName: 'destination' },
+  });
+  await create({
+    apiVersion: 'assets.astronetes.io/v1alpha1',
+    kind: 'Bucket',
+    metadata: { name: 'backups' },
+    spec: {
+      generic: {
+        name: env.S3_BUCKET,
+        endpoint: env.S3_ENDPOINT.replace('http://', ''),
+        useSSL: false,
+        secretName: 'bucket-credentials',
+      },
+    },
+  });
+
+  // The source before the LiveSynchronization exists.
+  await src.core.createNamespace({
+    body: { metadata: { name: appNs, labels: { 'dr-run': ns } } },
+  });
+  await src.core.createNamespace({ body: { metadata: { name: lateNs } } });
+  for (const name of ['config-a', 'config-b', 'config-skip.test', 'other']) {
+    await src.core.createNamespacedConfigMap({
+      namespace: appNs,
+      body: { metadata: { name }, data: { v: '1' } },
+    });
+  }
+  await src.apps.createNamespacedDeployment({ namespace: appNs, body: deployment('web', 3) });
+  await src.apps.createNamespacedDeployment({ namespace: lateNs, body: deployment('late', 2) });
+  await src.core.createNamespacedService({
+    namespace: appNs,
+    body: {
+      metadata: { name: 'web', labels: { replicate: 'yes' } },
+      spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
+    },
+  });
+  await src.core.createNamespacedSecret({
+    namespace: appNs,
+    body: { metadata: { name: 'patched-1' }, stringData: { k: 'v' } },
+  });
+  // A destination object of the same name that this LiveSynchronization does not own.
+  await dst.core.createNamespace({ body: { metadata: { name: appNs } } });
+  await dst.core.createNamespacedConfigMap({
+    namespace: appNs,
+    body: { metadata: { name: 'config-b' }, data: { mine: 'destination' } },
+  });
+
+  orchestrator = await startOrchestrator({
+    temporal: {
+      address: env.TEMPORAL_ADDRESS,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: uniqueName('ls'),
+    },
+    management: kc,
+    log: createLogger({ level: 'silent' }),
+    instance: 'live-sync-test',
+    namespaces: [ns],
+    recheckSeconds: 2,
+  });
+  await create(liveSync);
+});
+
+afterAll(async () => {
+  await deleteAllOurs(custom, ns);
+  await orchestrator?.shutdown();
+  s3.destroy();
+});
+
+describe('initial sync', () => {
+  it('copies what the filters select, cleaned, patched and marked', async () => {
+    const a = await eventually('config-a in the destination', () => readDst(appNs, 'config-a'));
+    expect(a.data).toEqual({ v: '1' });
+    expect(a.metadata?.labels?.[OWNER_LABEL]).toBe(ownerLabelValue(owner));
+    expect(a.metadata?.annotations?.['replication.astronetes.io/livesynchronization']).toBe(`${ns}/live`);
+    const web = await eventually('deployment web', () =>
+      dst.apps.readNamespacedDeployment({ namespace: appNs, name: 'web' }).catch(() => undefined),
+    );
+    expect(web.spec?.replicas).toBe(0); // the seed's warm-standby transformation
+    const svc = await eventually('service web', () =>
+      dst.core.readNamespacedService({ namespace: appNs, name: 'web' }).catch(() => undefined),
+    );
+    expect(svc.spec?.ports?.[0].port).toBe(80);
+    const srcSvc = await src.core.readNamespacedService({ namespace: appNs, name: 'web' });
+    expect(svc.metadata?.uid).not.toBe(srcSvc.metadata?.uid);
+    expect(
+      svc.spec?.clusterIP === srcSvc.spec?.clusterIP && srcSvc.spec?.clusterIP !== undefined ? 'same' : 'own',
+    ).toBe('own');
+  });
+
+  it('leaves out what the filters exclude', async () => {
+    await eventually('the initial resync', async () => {
+      const r = await getResource(custom, 'LiveSynchronization', ns, 'live');
+      return (r?.status?.replication as { lastResyncTime?: string } | undefined)?.lastResyncTime;
+    });
+    expect(await readDst(appNs, 'config-skip.test')).toBeUndefined(); // excludeRegex
+    expect(await readDst(appNs, 'other')).toBeUndefined(); // regex
+    expect(
+      await dst.apps.readNamespacedDeployment({ namespace: lateNs, name: 'late' }).catch(() => undefined),
+    ).toBeUndefined(); // namespaceSelector
+  });
+
+  it('never overwrites a destination object it does not own, and says so in status', async () => {
+    const b = await readDst(appNs, 'config-b');
+    expect(b?.data).toEqual({ mine: 'destination' });
+    const ls = await eventually('failed count', async () => {
+      const r = await getResource(custom, 'LiveSynchronization', ns, 'live');
+      const cms = (
+        r?.status?.replication as
+          { resources: { resource: string; failed: number; lastError?: string }[] } | undefined
+      )?.resources.find((x) => x.resource === 'configmaps');
+      return cms && cms.failed >= 1 ? cms : undefined;
+    });
+    expect(ls.lastError).toContain(
+      `${appNs}/config-b: exists in the destination and is not created by this LiveSynchronization`,
+    );
+  });
+
+  it('reports a patch that does not apply, per object, and replicates the rest', async () => {
+    const r = await eventually('secrets entry failure', async () => {
+      const ls = await getResource(custom, 'LiveSynchronization', ns, 'live');
+      const secrets = (
+        ls?.status?.replication as
+          { resources: { resource: string; failed: number; lastError?: string }[] } | undefined
+      )?.resources.find((x) => x.resource === 'secrets');
+      return secrets?.failed ? secrets : undefined;
+    });
+    expect(r.lastError).toMatch(/patched-1: transformation.patch does not apply/);
+    expect(await readDst(appNs, 'config-a')).toBeDefined();
+  });
+
+  it('uploads the original, before transformation, at the documented path', async () => {
+    const key = objectKey(
+      owner,
+      { group: 'apps', version: 'v1', resource: 'deployments' },
+      { namespace: appNs, name: 'web' },
+    );
+    expect(key).toBe(`${ns}/live/apps-v1-deployments/${appNs}.web`);
+    const got = await eventually('bucket object', () =>
+      s3.send(new GetObjectCommand({ Bucket: env.S3_BUCKET, Key: key })).catch(() => undefined),
+    );
+    const original = JSON.parse(await got.Body!.transformToString()) as { spec: { replicas: number } };
+    expect(original.spec.replicas).toBe(3);
+  });
+});
+
+describe('live changes', () => {
+  it('replicates an update and a delete in near real time', async () => {
+    await src.core.patchNamespacedConfigMap(
+      { namespace: appNs, name: 'config-a', body: { data: { v: '2' } } },
+      MERGE,
+    );
+    await eventually('update', async () => (await readDst(appNs, 'config-a'))?.data?.v === '2', 10_000);
+    await src.core.deleteNamespacedConfigMap({ namespace: appNs, name: 'config-a' });
+    await eventually('delete', async () => (await readDst(appNs, 'config-a')) === undefined, 10_000);
+  });
+
+  it('follows namespace labels: objects start and stop being replicated', async () => {
+    await src.core.patchNamespace({ name: lateNs, body: { metadata: { labels: { 'dr-run': ns } } } }, MERGE);
+    const late = await eventually(
+      'late deployment',
+      () => dst.apps.readNamespacedDeployment({ namespace: lateNs, name: 'late' }).catch(() => undefined),
+      15_000,
+    );
+    expect(late.spec?.replicas).toBe(0);
+    await src.core.patchNamespace(
+      { name: lateNs, body: { metadata: { labels: { 'dr-run': null } } } } as never,
+      MERGE,
+    );
+    await eventually(
+      'late deployment pruned',
+      async () =>
+        (await dst.apps
+          .readNamespacedDeployment({ namespace: lateNs, name: 'late' })
+          .catch(() => undefined)) === undefined,
+      15_000,
+    );
+  });
+
+  it('writes nothing while suspended, and catches up on resume', async () => {
+    await custom.patchNamespacedCustomObject(
+      { ...target('LiveSynchronization', ns, 'live'), body: { spec: { suspend: true } } },
+      MERGE,
+    );
+    await eventually(
+      'suspended',
+      async () =>
+        (await getResource(custom, 'LiveSynchronization', ns, 'live'))?.status?.conditions?.find(
+          (c) => c.type === 'Ready',
+        )?.reason === 'Suspended',
+    );
+    await src.core.createNamespacedConfigMap({
+      namespace: appNs,
+      body: { metadata: { name: 'config-while-suspended' }, data: { v: '1' } },
+    });
+    await src.core
+      .deleteNamespacedConfigMap({ namespace: appNs, name: 'config-skip.test' })
+      .catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await readDst(appNs, 'config-while-suspended')).toBeUndefined();
+    await custom.patchNamespacedCustomObject(
+      { ...target('LiveSynchronization', ns, 'live'), body: { spec: { suspend: false } } },
+      MERGE,
+    );
+    await eventually('caught up', () => readDst(appNs, 'config-while-suspended'), 15_000);
+  });
+});
+
+describe('status', () => {
+  it('reports counts per resource, the last resync and the replication lag', async () => {
+    const r = (await getResource(custom, 'LiveSynchronization', ns, 'live')) as Resource;
+    const rep = r.status?.replication as {
+      resources: { resource: string; inSync: number }[];
+      lastResyncTime?: string;
+      lag?: { p99: number; samples: number };
+    };
+    expect(rep.resources.map((x) => x.resource)).toEqual([
+      'configmaps',
+      'deployments',
+      'services',
+      'secrets',
+    ]);
+    expect(rep.resources.find((x) => x.resource === 'services')?.inSync).toBe(1);
+    expect(rep.lastResyncTime).toBeDefined();
+    expect(rep.lag?.samples).toBeGreaterThan(0);
+  });
+});
