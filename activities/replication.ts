@@ -5,15 +5,22 @@
  * sides again (additive and subtractive resync). High-rate watch events never reach workflow
  * history; the heartbeat carries the counters, and every start converges from a fresh list.
  */
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { API_VERSION, kindInfo, type ResourceRef } from '../src/api/kinds.js';
+import { API_VERSION, apiVersionOf, kindInfo, type ResourceRef } from '../src/api/kinds.js';
 import { AssetLoader } from '../src/assets/load.js';
 import type { Resource } from '../src/api/types.js';
 import type { Logger } from '../src/logger.js';
 import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kubernetes-objects-to-kubernetes.js';
 import { ResourceReplicator, type ReplicatorOptions, type ResourceStats } from '../src/replication/engine.js';
+import { isOwnedBy, OWNER_ANNOTATION, OWNER_LABEL, ownerLabelValue } from '../src/replication/transform.js';
 import { MERGE_PATCH } from './resources.js';
 
 /** What {@link createReplicationActivities} needs. */
@@ -42,7 +49,125 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
   const assets = new AssetLoader(deps.management);
   const custom = deps.management.makeApiClient(CustomObjectsApi);
 
+  /** The recovery Task of a LiveSynchronization, as seed 5.1.3.5 describes it, or undefined. */
+  function recoveryTask(ref: ResourceRef, config: KubernetesObjectsToKubernetesConfig) {
+    const owner = { namespace: ref.namespace, name: ref.name };
+    const resources = config.replication.resources
+      .filter((r) => r.recoveryProcess?.fromPatch?.length || r.recoveryProcess?.fromOriginal?.enabled)
+      .map((r) => ({
+        identifier: { group: r.group ?? '', version: r.version, resources: r.resource },
+        ...(r.recoveryProcess?.fromPatch?.length
+          ? { patch: { operations: r.recoveryProcess.fromPatch } }
+          : {}),
+        ...(r.recoveryProcess?.patchOptions ? { patchOptions: r.recoveryProcess.patchOptions } : {}),
+        // Only the objects this LiveSynchronization replicated.
+        selector: { matchLabels: { [OWNER_LABEL]: ownerLabelValue(owner) } },
+        ...(r.recoveryProcess?.fromOriginal?.enabled
+          ? {
+              fromOriginal: {
+                enabled: true,
+                ...(config.bucketName ? { bucketName: config.bucketName } : {}),
+              },
+            }
+          : {}),
+      }));
+    if (resources.length === 0) return undefined;
+    return {
+      apiVersion: apiVersionOf('Task'),
+      kind: 'Task',
+      metadata: {
+        name: ref.name,
+        namespace: ref.namespace,
+        labels: { [OWNER_LABEL]: ownerLabelValue(owner) },
+        annotations: {
+          [OWNER_ANNOTATION]: `${owner.namespace}/${owner.name}`,
+          'automation.astronetes.io/managed-by': 'LiveSynchronization; do not edit, changes are overwritten',
+        },
+      },
+      spec: { plugin: 'kubernetes-objects-transformation', config: { resources } },
+    };
+  }
+
+  async function destinationClient(ref: ResourceRef, config: KubernetesObjectsToKubernetesConfig) {
+    const destination = await assets.kubernetesCluster(ref.namespace, config.destinationName);
+    if (!destination.ok)
+      throw ApplicationFailure.retryable(
+        `spec.config.destinationName: ${destination.message}`,
+        'AssetNotReady',
+      );
+    return destination.value;
+  }
+
   return {
+    /**
+     * Creates or updates the recovery Task (plugin kubernetes-objects-transformation) in the
+     * destination cluster from `recoveryProcess` (seed 5.1.3.5): same namespace and name as the
+     * LiveSynchronization, marked as owned by it. Removes it when no resource has a recovery process.
+     */
+    async upsertRecoveryTask(input: {
+      ref: ResourceRef;
+      config: KubernetesObjectsToKubernetesConfig;
+    }): Promise<string> {
+      const kc = await destinationClient(input.ref, input.config);
+      const objects = KubernetesObjectApi.makeApiClient(kc);
+      const task = recoveryTask(input.ref, input.config);
+      const header = {
+        apiVersion: apiVersionOf('Task'),
+        kind: 'Task',
+        metadata: { name: input.ref.name, namespace: input.ref.namespace },
+      };
+      if (!task) {
+        await objects.delete(header).catch((err) => {
+          if ((err as { code?: number }).code !== 404) throw err;
+        });
+        return 'no recovery process';
+      }
+      const core = kc.makeApiClient(CoreV1Api);
+      await core.createNamespace({ body: { metadata: { name: input.ref.namespace } } }).catch((err) => {
+        if ((err as { code?: number }).code !== 409) throw err;
+      });
+      const existing = await objects.read(header).catch(() => undefined);
+      const owner = { namespace: input.ref.namespace, name: input.ref.name };
+      if (existing && !isOwnedBy(existing as never, owner)) {
+        throw ApplicationFailure.nonRetryable(
+          `Task ${input.ref.namespace}/${input.ref.name} exists in the destination and is not managed by this LiveSynchronization`,
+          'RecoveryTaskConflict',
+        );
+      }
+      await objects.patch(
+        task as never,
+        undefined,
+        undefined,
+        'resiliency-orchestrator',
+        true,
+        PatchStrategy.ServerSideApply,
+      );
+      return `Task ${input.ref.namespace}/${input.ref.name} in the destination cluster`;
+    },
+
+    /** Deletes the recovery Task with its LiveSynchronization (a missing one is fine). */
+    async deleteRecoveryTask(input: {
+      ref: ResourceRef;
+      config: KubernetesObjectsToKubernetesConfig;
+    }): Promise<void> {
+      const kc = await destinationClient(input.ref, input.config);
+      const objects = KubernetesObjectApi.makeApiClient(kc);
+      const header = {
+        apiVersion: apiVersionOf('Task'),
+        kind: 'Task',
+        metadata: { name: input.ref.name, namespace: input.ref.namespace },
+      };
+      const existing = await objects.read(header).catch(() => undefined);
+      if (
+        existing &&
+        isOwnedBy(existing as never, { namespace: input.ref.namespace, name: input.ref.name })
+      ) {
+        await objects.delete(header).catch((err) => {
+          if ((err as { code?: number }).code !== 404) throw err;
+        });
+      }
+    },
+
     /**
      * Replicates for `runForMs` (the resync period), then returns its report. Cancellation (spec
      * change, suspend, deletion) stops every watch and write before it returns.

@@ -12,7 +12,7 @@ import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kuberne
 import { formatProblems } from '../src/plugins/types.js';
 import { runLongRunning, type Evaluation, type LongRunningInput } from './long-running.js';
 
-const { validateResource } = proxyActivities<Activities>({
+const { validateResource, upsertRecoveryTask, deleteRecoveryTask } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 5 },
 });
@@ -46,23 +46,32 @@ export async function evaluateSpec(
 
 /** One per LiveSynchronization: validates, then replicates one resync period at a time. */
 export async function liveSynchronizationWorkflow(input: LongRunningInput<PluginSpec>): Promise<void> {
+  let config: KubernetesObjectsToKubernetesConfig | undefined;
   await runLongRunning(input, {
     async evaluate(spec) {
       const result = await evaluateSpec(input, spec);
-      if (result.ready && spec.suspend) {
+      if (!result.ready) return result;
+      config = result.config as KubernetesObjectsToKubernetesConfig;
+      const task = await upsertRecoveryTask({ ref: input.ref, config });
+      if (spec.suspend) {
         return {
           ...result,
           ready: false,
           reason: 'Suspended',
-          message: 'spec.suspend is true: no writes until it is resumed',
+          message: `spec.suspend is true: no writes until it is resumed; recovery: ${task}`,
         };
       }
-      return result.ready
-        ? { ...result, reason: 'Replicating', message: 'replicating; see status.replication' }
-        : result;
+      return {
+        ...result,
+        reason: 'Replicating',
+        message: `replicating; see status.replication; recovery: ${task}`,
+      };
     },
-    async run(_spec, config, generation) {
-      const c = config as KubernetesObjectsToKubernetesConfig;
+    async cleanup() {
+      if (config) await deleteRecoveryTask({ ref: input.ref, config });
+    },
+    async run(_spec, runConfig, generation) {
+      const c = runConfig as KubernetesObjectsToKubernetesConfig;
       const runForMs = resyncPeriodMs(c);
       const { replicate } = proxyActivities<Activities>({
         startToCloseTimeout: runForMs + 10 * 60_000,

@@ -3,7 +3,14 @@
  * `custom-image` and `run-synchronization`. This module holds their config schemas and checks.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { checkPatch, normalizePatch, PatchOperation, PatchOptions, StringEnum } from './common.js';
+import {
+  checkPatch,
+  LabelSelector,
+  normalizePatch,
+  PatchOperation,
+  PatchOptions,
+  StringEnum,
+} from './common.js';
 import type { Plugin, Problem } from './types.js';
 
 /** kubernetes-objects-transformation config: patches per resource type. */
@@ -27,6 +34,7 @@ export const TransformationConfig = Type.Object(
             Type.Object({ operations: Type.Array(PatchOperation) }, { additionalProperties: false }),
           ),
           patchOptions: Type.Optional(PatchOptions),
+          selector: Type.Optional(LabelSelector),
           fromOriginal: Type.Optional(
             Type.Object(
               { enabled: Type.Optional(Type.Boolean()), bucketName: Type.Optional(Type.String()) },

@@ -8,6 +8,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   AppsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
@@ -92,6 +93,7 @@ const liveSync = {
             resource: 'deployments',
             transformation: { patch: [{ op: 'replace', path: '/spec/replicas', value: 0 }] },
             filters: { namespaceSelector: { matchLabels: { 'dr-run': ns } } },
+            recoveryProcess: { fromPatch: [{ op: 'replace', path: '/spec/replicas', value: 1 }] },
           },
           {
             group: '',
@@ -374,5 +376,35 @@ describe('status', () => {
     expect(rep.resources.find((x) => x.resource === 'services')?.inSync).toBe(1);
     expect(rep.lastResyncTime).toBeDefined();
     expect(rep.lag?.samples).toBeGreaterThan(0);
+  });
+});
+
+describe('recoveryProcess', () => {
+  const dstCustom = (() => {
+    const k = new KubeConfig();
+    k.loadFromFile(env.DESTINATION_KUBECONFIG);
+    return k.makeApiClient(CustomObjectsApi);
+  })();
+
+  it('keeps the recovery Task in the destination cluster, and removes it with the LiveSynchronization', async () => {
+    const task = await eventually('recovery Task', () => getResource(dstCustom, 'Task', ns, 'live'));
+    expect(task.spec).toEqual({
+      plugin: 'kubernetes-objects-transformation',
+      config: {
+        resources: [
+          {
+            identifier: { group: 'apps', version: 'v1', resources: 'deployments' },
+            patch: { operations: [{ op: 'replace', path: '/spec/replicas', value: 1 }] },
+            selector: { matchLabels: { [OWNER_LABEL]: ownerLabelValue(owner) } },
+          },
+        ],
+      },
+    });
+    await custom.deleteNamespacedCustomObject(target('LiveSynchronization', ns, 'live'));
+    await eventually(
+      'LiveSynchronization gone',
+      async () => (await getResource(custom, 'LiveSynchronization', ns, 'live')) === undefined,
+    );
+    expect(await getResource(dstCustom, 'Task', ns, 'live')).toBeUndefined();
   });
 });
