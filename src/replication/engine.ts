@@ -268,25 +268,33 @@ export class ResourceReplicator {
     this.watch(resourceVersion, labelSelector);
   }
 
-  private watch(resourceVersion: string, labelSelector: string | undefined): void {
+  /**
+   * Watches the source from `resourceVersion`, as a reflector does: when the stream ends or the
+   * server is unreachable, it resumes from the last version seen (bookmarks included); only when
+   * the server says that version is gone (an ERROR event, 410 after compaction) does it list again.
+   */
+  private watch(resourceVersion: string, labelSelector: string | undefined, attempt = 0): void {
     if (this.stopped) return;
     const w = new Watch(this.opts.source);
     let restarted = false;
     const restart = (why: string, relist: boolean) => {
       if (restarted || this.stopped) return;
       restarted = true;
-      this.log.warn({ why }, relist ? 'watch expired; listing again' : 'watch ended; resuming');
-      setTimeout(
-        () => {
-          (relist ? this.relist() : Promise.resolve(this.watch(latest, labelSelector))).catch((err) => {
-            this.lastError = errText(err);
-            this.log.error({ err: errText(err) }, 'error listing objects in cluster');
-            restarted = false;
-            restart('list failed', true);
-          });
-        },
-        relist ? 1000 : 200,
-      );
+      const delay = relist ? 1000 : Math.min(5000, 200 * 2 ** attempt);
+      if (relist) this.log.warn({ why }, 'watch expired (410 Gone); listing again');
+      else this.log.debug({ why, attempt }, 'watch ended; resuming from the last version seen');
+      setTimeout(() => {
+        if (!relist) {
+          this.watch(latest, labelSelector, attempt + 1);
+          return;
+        }
+        this.relist().catch((err) => {
+          this.lastError = errText(err);
+          this.log.error({ err: errText(err) }, 'error listing objects in cluster');
+          restarted = false;
+          restart('list failed', true);
+        });
+      }, delay);
     };
     let latest = resourceVersion;
     void w
@@ -298,6 +306,7 @@ export class ResourceReplicator {
             restart(`watch error ${obj.code ?? ''}`, true); // 410 Gone: our version was compacted away
             return;
           }
+          attempt = 0;
           latest = obj.metadata?.resourceVersion ?? latest;
           if (phase === 'BOOKMARK') return;
           const name = obj.metadata?.name ?? '';
@@ -324,13 +333,17 @@ export class ResourceReplicator {
           );
           this.queue.add(key);
         },
-        (err) => restart(err ? errText(err) : 'closed by the server', Boolean(err)),
+        (err) =>
+          restart(
+            err ? errText(err) : 'closed by the server',
+            (err as { statusCode?: number } | null)?.statusCode === 410,
+          ),
       )
       .then((abort) => {
         if (this.stopped) abort.abort();
         else this.aborts.push(abort);
       })
-      .catch((err) => restart(errText(err), true));
+      .catch((err) => restart(errText(err), false));
   }
 
   private async watchNamespaces(): Promise<void> {
