@@ -379,6 +379,123 @@ describe('status', () => {
   });
 });
 
+describe('bad input and overlaps: reported, and the rest keeps replicating', () => {
+  const nonsNs = uniqueName('nons');
+  const spec = (resources: unknown[], extra: Record<string, unknown> = {}) => ({
+    plugin: 'kubernetes-objects-to-kubernetes',
+    config: {
+      sourceName: 'source',
+      destinationName: 'destination',
+      replication: { resyncPeriod: '1h0m0s', resources, ...extra },
+    },
+  });
+  const createLs = (name: string, s: unknown) =>
+    custom.createNamespacedCustomObject({
+      ...target('LiveSynchronization', ns, name),
+      body: {
+        apiVersion: 'automation.astronetes.io/v1alpha1',
+        kind: 'LiveSynchronization',
+        metadata: { name, namespace: ns },
+        spec: s,
+      },
+    });
+  const entry = async (
+    name: string,
+    resource: string,
+    test: (e: { failed: number; lastError?: string; inSync: number }) => boolean,
+  ) =>
+    eventually(`${name} ${resource} status`, async () => {
+      const r = await getResource(custom, 'LiveSynchronization', ns, name);
+      const e = (
+        r?.status?.replication as
+          | { resources: { resource: string; failed: number; lastError?: string; inSync: number }[] }
+          | undefined
+      )?.resources.find((x) => x.resource === resource);
+      return e && test(e) ? e : undefined;
+    });
+
+  it('a second LiveSynchronization claiming the same objects is told so, and does not fight', async () => {
+    await createLs(
+      'second',
+      spec([
+        {
+          version: 'v1',
+          resource: 'configmaps',
+          filters: {
+            namespaceSelector: { matchLabels: { 'dr-run': ns } },
+            nameSelector: { regex: ['^config-'] },
+          },
+        },
+      ]),
+    );
+    const e = await entry(
+      'second',
+      'configmaps',
+      (x) => x.failed > 0 && /claimed by LiveSynchronization/.test(x.lastError ?? ''),
+    );
+    expect(e.lastError).toContain(`is claimed by LiveSynchronization ${ns}/live; not overwritten`);
+    const copy = await readDst(appNs, 'config-while-suspended');
+    expect(copy?.metadata?.annotations?.['replication.astronetes.io/livesynchronization']).toBe(`${ns}/live`);
+  });
+
+  it('a resource type the source does not serve is named; the other entries replicate', async () => {
+    await src.core.createNamespacedSecret({
+      namespace: appNs,
+      body: { metadata: { name: 'plain-1' }, stringData: { k: 'v' } },
+    });
+    await createLs(
+      'unserved',
+      spec([
+        { group: 'example.com', version: 'v1', resource: 'widgets' },
+        {
+          version: 'v1',
+          resource: 'secrets',
+          filters: {
+            namespaceSelector: { matchLabels: { 'dr-run': ns } },
+            nameSelector: { regex: ['^plain-'] },
+          },
+        },
+      ]),
+    );
+    const widgets = await entry('unserved', 'widgets', (x) => Boolean(x.lastError));
+    expect(widgets.lastError).toMatch(/^example\.com\/v1 is not served by the source cluster/);
+    await eventually('plain-1 replicated', () =>
+      dst.core.readNamespacedSecret({ namespace: appNs, name: 'plain-1' }).catch(() => undefined),
+    );
+  });
+
+  it('without forceNamespaceCreation, waits for the destination namespace, then replicates', async () => {
+    await src.core.createNamespace({ body: { metadata: { name: nonsNs, labels: { 'dr-nons': ns } } } });
+    await src.core.createNamespacedConfigMap({
+      namespace: nonsNs,
+      body: { metadata: { name: 'waiting' }, data: { v: '1' } },
+    });
+    await createLs(
+      'nons',
+      spec(
+        [
+          {
+            version: 'v1',
+            resource: 'configmaps',
+            filters: { namespaceSelector: { matchLabels: { 'dr-nons': ns } } },
+          },
+        ],
+        { forceNamespaceCreation: false },
+      ),
+    );
+    const e = await entry('nons', 'configmaps', (x) => x.failed > 0);
+    expect(e.lastError).toBe(
+      `waiting for namespace ${nonsNs} in the destination (forceNamespaceCreation is off)`,
+    );
+    await dst.core.createNamespace({ body: { metadata: { name: nonsNs } } });
+    await eventually(
+      'replicated once the namespace exists',
+      () => dst.core.readNamespacedConfigMap({ namespace: nonsNs, name: 'waiting' }).catch(() => undefined),
+      30_000,
+    );
+  });
+});
+
 describe('recoveryProcess', () => {
   const dstCustom = (() => {
     const k = new KubeConfig();
