@@ -214,6 +214,10 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
             destination: destination.value,
             bucket,
             forceNamespaceCreation: config.replication.forceNamespaceCreation ?? false,
+            clusters: {
+              source: { name: config.sourceName, namespace: ref.namespace },
+              destination: { name: config.destinationName, namespace: ref.namespace },
+            },
             concurrency,
             log,
             onLag: (ms) => {

@@ -53,6 +53,11 @@ export interface ReplicatorOptions {
   forceNamespaceCreation: boolean;
   concurrency: number;
   log: Logger;
+  /** The KubernetesCluster objects, for the seed's `sourceCluster`/`destinationCluster` log fields. */
+  clusters?: {
+    source: { name: string; namespace: string };
+    destination: { name: string; namespace: string };
+  };
   /** Called with each write's lag (ms from the source event to the destination write). */
   onLag?: (ms: number) => void;
 }
@@ -109,13 +114,17 @@ export class ResourceReplicator {
     this.dst = KubernetesObjectApi.makeApiClient(opts.destination);
     this.include = (opts.entry.filters?.nameSelector?.regex ?? []).map((r) => new RegExp(r));
     this.exclude = (opts.entry.filters?.nameSelector?.excludeRegex ?? []).map((r) => new RegExp(r));
-    this.log = opts.log.child({ resource: { apiGroup: group, apiVersion: version, resource } });
+    this.log = opts.log.child({
+      resource: { apiGroup: group, apiVersion: version, resource },
+      sourceCluster: opts.clusters?.source,
+      destinationCluster: opts.clusters?.destination,
+    });
     this.queue = new KeyedQueue({
       concurrency: opts.concurrency,
       reconcile: (key) => this.reconcile(key),
       onError: (key, err, attempt) => {
         this.failed.set(key, errText(err));
-        this.log.error({ key, attempt, err: errText(err) }, 'error updating object in cluster');
+        this.log.warn({ key, attempt, err: errText(err) }, 'write failed; retrying with backoff');
       },
     });
   }
@@ -492,18 +501,38 @@ export class ResourceReplicator {
         throw err;
       }
     }
-    await this.dst.patch(
-      out.object as never,
-      undefined,
-      undefined,
-      FIELD_MANAGER,
-      true,
-      PatchStrategy.ServerSideApply,
-    );
-    this.log.debug(
-      { destinationObject: ref.metadata, sourceObject: { resourceVersion: sourceVersion } },
-      'object updated in cluster',
-    );
+    const creating = !this.written.has(key);
+    const fields = {
+      event: { type: creating ? 'create' : 'update' },
+      sourceObject: {
+        apiGroup: this.gvr.group,
+        apiVersion: this.gvr.version,
+        resource: this.gvr.resource,
+        name,
+        namespace: d.namespaced ? ns : undefined,
+        resourceVersion: sourceVersion,
+        uid: source.metadata?.uid,
+      },
+      destinationObject: ref.metadata,
+    };
+    this.log.debug(fields, creating ? 'creating object in cluster' : 'updating object in cluster');
+    try {
+      await this.dst.patch(
+        out.object as never,
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        true,
+        PatchStrategy.ServerSideApply,
+      );
+    } catch (err) {
+      this.log.error(
+        { ...fields, err: errText(err) },
+        creating ? 'error creating object in cluster' : 'error updating object in cluster',
+      );
+      throw err;
+    }
+    this.log.info(fields, creating ? 'object created in cluster' : 'object updated in cluster');
     this.written.set(key, sourceVersion ?? '');
     this.failed.delete(key);
     const seen = this.seenAt.get(key);
