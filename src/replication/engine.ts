@@ -70,6 +70,35 @@ interface Discovered {
 
 const FIELD_MANAGER = 'resiliency-orchestrator';
 
+/** Every object of a type (all pages of 500), and the list's resourceVersion to watch from. */
+async function listAllPages(
+  api: KubernetesObjectApi,
+  d: Discovered,
+  labelSelector?: string,
+): Promise<{ items: KubeObject[]; resourceVersion: string }> {
+  const items: KubeObject[] = [];
+  let resourceVersion = '';
+  let cont: string | undefined;
+  do {
+    const page: KubernetesListObject<KubernetesObject> = await api.list(
+      d.apiVersion,
+      d.kind,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      labelSelector,
+      500,
+      cont,
+    );
+    items.push(...(page.items as KubeObject[]));
+    cont = page.metadata?._continue;
+    resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+  } while (cont);
+  return { items, resourceVersion };
+}
+
 function keyOf(o: KubeObject): string {
   return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }
@@ -204,68 +233,36 @@ export class ResourceReplicator {
     return group ? `/apis/${group}/${version}/${resource}` : `/api/${version}/${resource}`;
   }
 
-  /** Lists the source (all pages) and the destination's owned copies, and queues every key. */
+  /** Lists the source and every destination object of the type, and queues every key. */
   private async relist(): Promise<void> {
     if (this.stopped) return;
     const d = this.discovered!;
     const labelSelector = formatLabelSelector(this.opts.entry.filters?.selector);
     this.log.info('listing objects in cluster');
     const fresh = new Map<string, KubeObject>();
-    let resourceVersion = '';
-    let cont: string | undefined;
-    do {
-      const page: KubernetesListObject<KubernetesObject> = await this.src.list(
-        d.apiVersion,
-        d.kind,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        labelSelector,
-        500,
-        cont,
-      );
-      for (const item of page.items as KubeObject[]) {
-        if (!this.passesNameFilter(item.metadata?.name ?? '')) continue;
-        fresh.set(keyOf(item), { ...item, apiVersion: d.apiVersion, kind: d.kind });
-      }
-      cont = page.metadata?._continue;
-      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-    } while (cont);
+    const sourceList = await listAllPages(this.src, d, labelSelector);
+    for (const item of sourceList.items) {
+      if (!this.passesNameFilter(item.metadata?.name ?? '')) continue;
+      fresh.set(keyOf(item), { ...item, apiVersion: d.apiVersion, kind: d.kind });
+    }
+    const resourceVersion = sourceList.resourceVersion;
     const owned = new Set<string>();
-    cont = undefined;
-    do {
-      const page: KubernetesListObject<KubernetesObject> = await this.dst.list(
-        d.apiVersion,
-        d.kind,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        500,
-        cont,
-      );
-      // Every destination object of the type: ours are tracked, the rest are never touched.
-      for (const item of page.items as KubeObject[]) {
-        const key = keyOf(item);
-        if (!isOwnedBy(item, this.opts.owner)) {
-          const other = item.metadata?.annotations?.[OWNER_ANNOTATION];
-          this.foreign.set(
-            key,
-            other ? `claimed by LiveSynchronization ${other}` : 'not created by this LiveSynchronization',
-          );
-          continue;
-        }
-        this.foreign.delete(key);
-        owned.add(key);
-        const from = item.metadata?.annotations?.[SOURCE_VERSION_ANNOTATION];
-        if (from) this.written.set(key, from);
+    // Every destination object of the type: ours are tracked, the rest are never touched.
+    for (const item of (await listAllPages(this.dst, d)).items) {
+      const key = keyOf(item);
+      if (!isOwnedBy(item, this.opts.owner)) {
+        const other = item.metadata?.annotations?.[OWNER_ANNOTATION];
+        this.foreign.set(
+          key,
+          other ? `claimed by LiveSynchronization ${other}` : 'not created by this LiveSynchronization',
+        );
+        continue;
       }
-      cont = page.metadata?._continue;
-    } while (cont);
+      this.foreign.delete(key);
+      owned.add(key);
+      const from = item.metadata?.annotations?.[SOURCE_VERSION_ANNOTATION];
+      if (from) this.written.set(key, from);
+    }
     this.log.info({ source: fresh.size, destination: owned.size }, 'listed objects in cluster');
     const now = Date.now();
     this.desired.clear();

@@ -19,7 +19,13 @@ import type { Resource } from '../../src/api/types.js';
 import { FINALIZER } from '../../src/bridge/finalizer.js';
 import { createLogger } from '../../src/logger.js';
 import { startOrchestrator, type Orchestrator } from '../../src/orchestrator.js';
-import { deleteAllOurs, eventually, getResource, target as targetOf } from './resources.js';
+import {
+  createKubeconfigSecrets,
+  deleteAllOurs,
+  eventually,
+  getResource,
+  target as targetOf,
+} from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -101,15 +107,7 @@ async function start(): Promise<void> {
 
 beforeAll(async () => {
   await core.createNamespace({ body: { metadata: { name: ns } } });
-  for (const [name, file] of [
-    ['source', env.SOURCE_KUBECONFIG],
-    ['destination', env.DESTINATION_KUBECONFIG],
-  ]) {
-    await core.createNamespacedSecret({
-      namespace: ns,
-      body: { metadata: { name }, stringData: { 'kubeconfig.yaml': readFileSync(file, 'utf8') } },
-    });
-  }
+  await createKubeconfigSecrets(core, ns);
   await start();
   for (const doc of loadAllYaml(
     readFileSync(join(process.cwd(), 'k8s/samples/6.1.2-kubernetesclusters.yaml'), 'utf8'),

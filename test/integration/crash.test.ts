@@ -12,7 +12,7 @@ import { CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node
 import { control } from '../../src/stack/stack.js';
 import { stackDir } from '../../src/stack/paths.js';
 import { OWNER_LABEL, ownerLabelValue } from '../../src/replication/transform.js';
-import { deleteAllOurs, eventually, managementClients, target } from './resources.js';
+import { createClusterAssets, deleteAllOurs, eventually, managementClients, target } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 
 const env = stackEnv();
@@ -144,36 +144,17 @@ async function mutate(n: number): Promise<void> {
 
 beforeAll(async () => {
   await mgmt.createNamespace({ body: { metadata: { name: ns } } });
-  for (const [name, file] of [
-    ['source', env.SOURCE_KUBECONFIG],
-    ['destination', env.DESTINATION_KUBECONFIG],
-  ]) {
-    await mgmt.createNamespacedSecret({
-      namespace: ns,
-      body: { metadata: { name }, stringData: { 'kubeconfig.yaml': readFileSync(file, 'utf8') } },
-    });
-    await custom.createNamespacedCustomObject({
-      ...target('KubernetesCluster', ns, name),
-      body: {
-        apiVersion: 'assets.astronetes.io/v1alpha1',
-        kind: 'KubernetesCluster',
-        metadata: { name },
-        spec: { secretName: name },
-      },
-    });
-  }
+  await createClusterAssets(custom, mgmt, ns);
   await src.createNamespace({ body: { metadata: { name: appNs, labels: { 'crash-run': ns } } } });
   const names = Array.from({ length: COUNT }, (_, i) => `cm-${i}`);
   for (let i = 0; i < names.length; i += 20) {
     await Promise.all(
-      names
-        .slice(i, i + 20)
-        .map((name) =>
-          src.createNamespacedConfigMap({
-            namespace: appNs,
-            body: { metadata: { name }, data: { v: 'initial', pad: 'x'.repeat(512) } },
-          }),
-        ),
+      names.slice(i, i + 20).map((name) =>
+        src.createNamespacedConfigMap({
+          namespace: appNs,
+          body: { metadata: { name }, data: { v: 'initial', pad: 'x'.repeat(512) } },
+        }),
+      ),
     );
   }
   worker = startWorker();

@@ -5,44 +5,13 @@
  * binds), pass the restricted Pod Security Standard, and give the ServiceAccount what the
  * orchestrator needs and nothing it must not have, as `kubectl auth can-i` reports it.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { stackEnv } from './stack-env.js';
+import { kubectl, kubectlOk } from './kubectl.js';
 
 const root = process.cwd();
-const kubectlBin = path.resolve(root, '.tools/bin/kubectl');
 const installDir = path.join(root, 'k8s/install');
 const NAMESPACE = 'resiliency-orchestrator';
 const SERVICE_ACCOUNT = `system:serviceaccount:${NAMESPACE}:resiliency-orchestrator`;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs kubectl against the management cluster; `input` goes to its stdin. Never throws. */
-function kubectl(args: string[], input?: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(kubectlBin, ['--kubeconfig', stackEnv().MANAGEMENT_KUBECONFIG, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
-
-/** Runs kubectl and fails the test with kubectl's own output when it exits non-zero. */
-async function kubectlOk(args: string[], input?: string): Promise<string> {
-  const r = await kubectl(args, input);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
 
 type KubeObject = {
   apiVersion: string;

@@ -3,7 +3,6 @@
  * the destination, filtered, patched, cleaned and marked; originals land in the bucket; updates,
  * deletes, namespace label changes, suspend/resume and foreign objects behave as the seed says.
  */
-import { readFileSync } from 'node:fs';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   AppsV1Api,
@@ -19,7 +18,14 @@ import { createLogger } from '../../src/logger.js';
 import { startOrchestrator, type Orchestrator } from '../../src/orchestrator.js';
 import { objectKey } from '../../src/replication/layout.js';
 import { OWNER_LABEL, ownerLabelValue } from '../../src/replication/transform.js';
-import { deleteAllOurs, eventually, getResource, managementClients, target } from './resources.js';
+import {
+  createClusterAssets,
+  deleteAllOurs,
+  eventually,
+  getResource,
+  managementClients,
+  target,
+} from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -121,15 +127,7 @@ const liveSync = {
 
 beforeAll(async () => {
   await mgmtCore.createNamespace({ body: { metadata: { name: ns } } });
-  for (const [name, file] of [
-    ['source', env.SOURCE_KUBECONFIG],
-    ['destination', env.DESTINATION_KUBECONFIG],
-  ]) {
-    await mgmtCore.createNamespacedSecret({
-      namespace: ns,
-      body: { metadata: { name }, stringData: { 'kubeconfig.yaml': readFileSync(file, 'utf8') } },
-    });
-  }
+  await createClusterAssets(custom, mgmtCore, ns);
   await mgmtCore.createNamespacedSecret({
     namespace: ns,
     body: {
@@ -142,18 +140,6 @@ beforeAll(async () => {
       ...target(body.kind as never, ns, ''),
       body: { ...body, metadata: { ...(body.metadata as object), namespace: ns } },
     });
-  await create({
-    apiVersion: 'assets.astronetes.io/v1alpha1',
-    kind: 'KubernetesCluster',
-    metadata: { name: 'source' },
-    spec: { secretName: 'source' },
-  });
-  await create({
-    apiVersion: 'assets.astronetes.io/v1alpha1',
-    kind: 'KubernetesCluster',
-    metadata: { name: 'destination' },
-    spec: { secretName: 'destination' },
-  });
   await create({
     apiVersion: 'assets.astronetes.io/v1alpha1',
     kind: 'Bucket',

@@ -3,7 +3,8 @@
  * cluster: read, wait for a condition, and delete everything of ours in a namespace (so that no
  * workflow is left running on a test's task queue after the test).
  */
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { CustomObjectsApi, KubeConfig, type CoreV1Api } from '@kubernetes/client-node';
 import { ALL_KINDS, API_VERSION, kindInfo, type Kind } from '../../src/api/kinds.js';
 import type { Resource } from '../../src/api/types.js';
 import { stackEnv } from './stack-env.js';
@@ -92,4 +93,38 @@ export async function deleteAllOurs(
     async () => (await listAll()).length === 0,
     timeoutMs,
   );
+}
+
+/** Secrets `source` and `destination` (key kubeconfig.yaml) with the stack's admin kubeconfigs. */
+export async function createKubeconfigSecrets(core: CoreV1Api, namespace: string): Promise<void> {
+  const env = stackEnv();
+  for (const [name, file] of [
+    ['source', env.SOURCE_KUBECONFIG],
+    ['destination', env.DESTINATION_KUBECONFIG],
+  ]) {
+    await core.createNamespacedSecret({
+      namespace,
+      body: { metadata: { name }, stringData: { 'kubeconfig.yaml': readFileSync(file, 'utf8') } },
+    });
+  }
+}
+
+/** The Secrets above plus KubernetesClusters `source` and `destination` that use them. */
+export async function createClusterAssets(
+  custom: CustomObjectsApi,
+  core: CoreV1Api,
+  namespace: string,
+): Promise<void> {
+  await createKubeconfigSecrets(core, namespace);
+  for (const name of ['source', 'destination']) {
+    await custom.createNamespacedCustomObject({
+      ...target('KubernetesCluster', namespace, name),
+      body: {
+        apiVersion: 'assets.astronetes.io/v1alpha1',
+        kind: 'KubernetesCluster',
+        metadata: { name },
+        spec: { secretName: name },
+      },
+    });
+  }
 }

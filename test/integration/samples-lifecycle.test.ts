@@ -21,7 +21,7 @@ import type { Resource } from '../../src/api/types.js';
 import { createLogger } from '../../src/logger.js';
 import { startOrchestrator, type Orchestrator } from '../../src/orchestrator.js';
 import { workflowsPath } from '../../src/temporal/worker.js';
-import { deleteAllOurs, eventually, getResource, target } from './resources.js';
+import { createKubeconfigSecrets, deleteAllOurs, eventually, getResource, target } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -120,15 +120,7 @@ function get(kind: Kind, namespace: string, name: string): Promise<Resource | un
 
 /** Creates the clusters and databases the samples name, as a user would before applying them. */
 async function prerequisites(namespace: string): Promise<void> {
-  for (const [name, file] of [
-    ['source', env.SOURCE_KUBECONFIG],
-    ['destination', env.DESTINATION_KUBECONFIG],
-  ]) {
-    await core.createNamespacedSecret({
-      namespace,
-      body: { metadata: { name }, stringData: { 'kubeconfig.yaml': readFileSync(file, 'utf8') } },
-    });
-  }
+  await createKubeconfigSecrets(core, namespace);
   for (const doc of loadAllYaml(
     readFileSync(join(samplesDir, '6.1.2-kubernetesclusters.yaml'), 'utf8'),
   ) as Doc[]) {
