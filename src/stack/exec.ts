@@ -91,13 +91,28 @@ export function captureOutput(cmd: string, args: string[], timeoutMs = 20_000): 
   return `${res.stdout ?? ''}${res.stderr ?? ''}`;
 }
 
-/** Whether a process with this pid exists (signal 0). */
+/**
+ * Whether a process with this pid exists and has not exited. A zombie (exited, not yet reaped by
+ * its parent) counts as gone: the stack's servers are reparented to whatever reaper the machine
+ * has, and some (a CI sandbox's init) reap late or never, while signal 0 still succeeds.
+ */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  return !isZombie(pid);
+}
+
+/** Whether /proc says this pid has exited and waits to be reaped (state Z or X). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false; // no /proc (not Linux), or gone between the two checks
   }
 }
 

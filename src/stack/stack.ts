@@ -537,14 +537,24 @@ async function stopComponent(cs: ComponentState | undefined): Promise<boolean> {
   const deadline = Date.now() + 10_000;
   while (pidAlive(cs.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   if (pidAlive(cs.pid)) signalGroup('SIGKILL');
-  while (pidAlive(cs.pid)) await new Promise((r) => setTimeout(r, 50));
+  // SIGKILL cannot be caught, but a process in uninterruptible sleep dies only when its I/O ends:
+  // wait a bounded time, so a stuck server can never hang `down` (and a CI run with it).
+  const killDeadline = Date.now() + 15_000;
+  while (pidAlive(cs.pid) && Date.now() < killDeadline) await new Promise((r) => setTimeout(r, 50));
+  if (pidAlive(cs.pid)) {
+    throw new StackError(`pid ${cs.pid} (${cs.match}) is still alive 15 s after SIGKILL`, cs.logFile);
+  }
   return true;
 }
 
 async function stopAll(state: StackState, print: (l: string) => void): Promise<void> {
   for (const c of [...COMPONENTS].reverse()) {
-    if (await stopComponent(state.components[c]))
-      print(`stack: ${c} stopped (pid ${state.components[c]?.pid})`);
+    try {
+      if (await stopComponent(state.components[c]))
+        print(`stack: ${c} stopped (pid ${state.components[c]?.pid})`);
+    } catch (err) {
+      print(`stack: cannot stop ${c}: ${err instanceof StackError ? err.oneLine() : String(err)}`);
+    }
     delete state.components[c];
   }
   writeState(state);

@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StackError } from '../../src/stack/errors.js';
-import { runLogged } from '../../src/stack/exec.js';
+import { pidAlive, runLogged } from '../../src/stack/exec.js';
 import { componentByName, COMPONENTS } from '../../src/stack/stack.js';
 
 describe('componentByName', () => {
@@ -42,4 +44,23 @@ describe('runLogged', () => {
     );
     expect(readFileSync(logFile, 'utf8')).toContain('undefined: undefinedCall');
   }, 120_000);
+});
+
+describe('pidAlive', () => {
+  it('is true for a running process and false for an exited, unreaped one (a zombie)', async () => {
+    // The shell starts `sleep 0`, prints its pid, then becomes `sleep 5`, which never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      const childPid = Number((await once(parent.stdout, 'data'))[0].toString().trim());
+      expect(pidAlive(parent.pid as number)).toBe(true);
+      const deadline = Date.now() + 5000;
+      while (pidAlive(childPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(readFileSync(`/proc/${childPid}/stat`, 'utf8')).toMatch(/\) Z /);
+      expect(pidAlive(childPid)).toBe(false);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
 });
