@@ -9,6 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkerOptions } from '@temporalio/worker';
 import { startBridge, type Bridge } from './bridge/bridge.js';
+import { reuseConnections } from './clients/kube.js';
 import type { Logger } from './logger.js';
 import { createWorker } from './temporal/worker.js';
 import { startAuditWebhook, type AuditWebhook } from './webhook/server.js';
@@ -42,6 +43,7 @@ export interface Orchestrator {
 
 /** Connects to Temporal, starts the worker, the bridge and the webhook. */
 export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orchestrator> {
+  reuseConnections(opts.management);
   const nativeConnection = await NativeConnection.connect({ address: opts.temporal.address });
   const connection = await Connection.connect({ address: opts.temporal.address });
   const client = new Client({ connection, namespace: opts.temporal.namespace });

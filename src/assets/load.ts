@@ -7,6 +7,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Secret } from '@kuberne
 import { S3Client } from '@aws-sdk/client-s3';
 import { API_VERSION, kindInfo, type Kind } from '../api/kinds.js';
 import type { BucketSpec, DatabaseSpec, KubernetesClusterSpec, Resource } from '../api/types.js';
+import { reuseConnections } from '../clients/kube.js';
 
 /** A loaded asset, or why it could not be loaded. */
 export type Loaded<T> = { ok: true; value: T } | { ok: false; reason: string; message: string };
@@ -106,7 +107,7 @@ export class AssetLoader {
         message: `Secret ${namespace}/${secretName} key kubeconfig.yaml is not a usable kubeconfig: ${(err as Error).message.split('\n')[0]}`,
       };
     }
-    return { ok: true, value: kc };
+    return { ok: true, value: reuseConnections(kc) };
   }
 
   /** An S3 client for a Bucket, from keys `accessKeyID` and `secretAccessKey` of its Secret. */
