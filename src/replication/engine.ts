@@ -127,6 +127,7 @@ export class ResourceReplicator {
   /** Namespaces matching namespaceSelector (undefined: no namespace filter). */
   private namespaces?: Set<string>;
   private readonly knownDestinationNamespaces = new Set<string>();
+  private readonly namespaceChecks = new Map<string, Promise<boolean>>();
   private discovered?: Discovered;
   private readonly aborts: AbortController[] = [];
   private stopped = false;
@@ -240,7 +241,11 @@ export class ResourceReplicator {
     const labelSelector = formatLabelSelector(this.opts.entry.filters?.selector);
     this.log.info('listing objects in cluster');
     const fresh = new Map<string, KubeObject>();
-    const sourceList = await listAllPages(this.src, d, labelSelector);
+    // Both sides at once: the first write waits for both lists.
+    const [sourceList, destinationList] = await Promise.all([
+      listAllPages(this.src, d, labelSelector),
+      listAllPages(this.dst, d),
+    ]);
     for (const item of sourceList.items) {
       if (!this.passesNameFilter(item.metadata?.name ?? '')) continue;
       fresh.set(keyOf(item), { ...item, apiVersion: d.apiVersion, kind: d.kind });
@@ -248,7 +253,7 @@ export class ResourceReplicator {
     const resourceVersion = sourceList.resourceVersion;
     const owned = new Set<string>();
     // Every destination object of the type: ours are tracked, the rest are never touched.
-    for (const item of (await listAllPages(this.dst, d)).items) {
+    for (const item of destinationList.items) {
       const key = keyOf(item);
       if (!isOwnedBy(item, this.opts.owner)) {
         const other = item.metadata?.annotations?.[OWNER_ANNOTATION];
@@ -383,8 +388,18 @@ export class ResourceReplicator {
     start(list.metadata?.resourceVersion ?? '');
   }
 
-  private async ensureNamespace(ns: string): Promise<boolean> {
-    if (this.knownDestinationNamespaces.has(ns)) return true;
+  /** Whether namespace `ns` exists in the destination (creating it when forced); one check at a time per namespace. */
+  private ensureNamespace(ns: string): Promise<boolean> {
+    if (this.knownDestinationNamespaces.has(ns)) return Promise.resolve(true);
+    let check = this.namespaceChecks.get(ns);
+    if (!check) {
+      check = this.checkNamespace(ns).finally(() => this.namespaceChecks.delete(ns));
+      this.namespaceChecks.set(ns, check);
+    }
+    return check;
+  }
+
+  private async checkNamespace(ns: string): Promise<boolean> {
     const core = this.opts.destination.makeApiClient(CoreV1Api);
     try {
       await core.readNamespace({ name: ns });

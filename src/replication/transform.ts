@@ -13,8 +13,6 @@ export const OWNER_LABEL = 'replication.astronetes.io/owner';
 export const OWNER_ANNOTATION = 'replication.astronetes.io/livesynchronization';
 /** Annotation with the source object's resourceVersion when it was written. */
 export const SOURCE_VERSION_ANNOTATION = 'replication.astronetes.io/source-resource-version';
-/** Annotation with the source object's uid. */
-export const SOURCE_UID_ANNOTATION = 'replication.astronetes.io/source-uid';
 
 /** A Kubernetes object, loosely typed. */
 export interface KubeObject {
@@ -38,8 +36,17 @@ export interface KubeObject {
  * `<namespace>/<name>`, so it is a valid label value (≤ 63 characters) for any name length.
  */
 export function ownerLabelValue(owner: { namespace: string; name: string }): string {
-  return `ls-${createHash('sha256').update(`${owner.namespace}/${owner.name}`).digest('hex').slice(0, 40)}`;
+  const full = `${owner.namespace}/${owner.name}`;
+  let value = ownerLabelValues.get(full);
+  if (value === undefined) {
+    value = `ls-${createHash('sha256').update(full).digest('hex').slice(0, 40)}`;
+    // Bounded: one entry per LiveSynchronization this process has served.
+    if (ownerLabelValues.size >= 10_000) ownerLabelValues.clear();
+    ownerLabelValues.set(full, value);
+  }
+  return value;
 }
+const ownerLabelValues = new Map<string, string>();
 
 /** Metadata fields the destination assigns itself. */
 const SERVER_METADATA = [
@@ -65,7 +72,9 @@ const SOURCE_ONLY_ANNOTATIONS = [
  * and cluster-specific fields (a Service's cluster IPs and node ports, a Pod's node).
  */
 export function cleanForDestination(obj: KubeObject): KubeObject {
-  const copy = structuredClone(obj);
+  // Objects come from JSON and go to JSON: a JSON round trip is the exact copy, and several
+  // times cheaper than structuredClone on the write path.
+  const copy = JSON.parse(JSON.stringify(obj)) as KubeObject;
   delete copy.status;
   const meta = copy.metadata ?? {};
   for (const f of SERVER_METADATA) delete meta[f];
@@ -134,7 +143,6 @@ export function markOwned(
     ...meta.annotations,
     [OWNER_ANNOTATION]: `${owner.namespace}/${owner.name}`,
     [SOURCE_VERSION_ANNOTATION]: source.metadata?.resourceVersion ?? '',
-    [SOURCE_UID_ANNOTATION]: source.metadata?.uid ?? '',
   };
   return obj;
 }

@@ -110,7 +110,6 @@ describe('cleaning, patching, marking', () => {
     expect(meta.labels[OWNER_LABEL].length).toBeLessThanOrEqual(63);
     expect(meta.annotations).toMatchObject({
       'replication.astronetes.io/source-resource-version': '42',
-      'replication.astronetes.io/source-uid': 'u1',
     });
     expect(isOwnedBy(out.object, longOwner)).toBe(true);
     expect(isOwnedBy(out.object, owner)).toBe(false);
