@@ -218,16 +218,33 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       informer.on('add', enqueue);
       informer.on('update', enqueue);
       informer.on('delete', enqueue);
-      informer.on('error', (err) => {
-        if (stopped) return;
+      // A failed list or watch stops the informer: start it again with exponential backoff
+      // (0.5 s doubling to 30 s, reset once a start succeeds). A freshly started API server
+      // answers 429 "storage is (re)initializing" for a second or two; a fixed 5 s wait there
+      // delayed every new object by seconds.
+      let failures = 0;
+      let restartPending = false;
+      const restart = (err: unknown) => {
+        if (stopped || restartPending) return;
+        restartPending = true;
+        const delayMs = Math.min(30_000, 500 * 2 ** failures++);
         log.error(
-          { kind, namespace: ns ?? '*', err: (err as Error)?.message ?? String(err) },
-          'watch failed; restarting in 5s',
+          { kind, namespace: ns ?? '*', err: String((err as Error)?.message ?? err).split('\n')[0] },
+          `watch failed; restarting in ${delayMs} ms`,
         );
         setTimeout(() => {
-          if (!stopped) informer.start().catch(() => undefined);
-        }, 5000);
-      });
+          restartPending = false;
+          if (stopped) return;
+          informer.start().then(
+            () => {
+              // start() also resolves after a failed list, whose error has already scheduled the next try.
+              if (!restartPending) failures = 0;
+            },
+            (e: unknown) => restart(e),
+          );
+        }, delayMs);
+      };
+      informer.on('error', restart);
       informers.push({ informer: informer as never, kind });
     }
   }
