@@ -186,8 +186,12 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         liveSynchronization: owner,
         process: { id: 'replicator', attempt: ctx.info.attempt },
       });
-      const source = await assets.kubernetesCluster(ref.namespace, config.sourceName);
-      const destination = await assets.kubernetesCluster(ref.namespace, config.destinationName);
+      const [source, destination, loadedBucket] = await Promise.all([
+        assets.kubernetesCluster(ref.namespace, config.sourceName),
+        assets.kubernetesCluster(ref.namespace, config.destinationName),
+        config.bucketName ? assets.bucket(ref.namespace, config.bucketName) : undefined,
+      ]);
+      if ((!source.ok || !destination.ok) && loadedBucket?.ok) loadedBucket.value.client.destroy();
       if (!source.ok)
         throw ApplicationFailure.retryable(`spec.config.sourceName: ${source.message}`, 'AssetNotReady');
       if (!destination.ok) {
@@ -197,11 +201,13 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         );
       }
       let bucket: ReplicatorOptions['bucket'];
-      if (config.bucketName) {
-        const b = await assets.bucket(ref.namespace, config.bucketName);
-        if (!b.ok)
-          throw ApplicationFailure.retryable(`spec.config.bucketName: ${b.message}`, 'AssetNotReady');
-        bucket = { client: b.value.client, name: b.value.name, liveSync: owner };
+      if (loadedBucket) {
+        if (!loadedBucket.ok)
+          throw ApplicationFailure.retryable(
+            `spec.config.bucketName: ${loadedBucket.message}`,
+            'AssetNotReady',
+          );
+        bucket = { client: loadedBucket.value.client, name: loadedBucket.value.name, liveSync: owner };
       }
       const lags: number[] = [];
       const concurrency = config.components?.synchronizer?.concurrentTasks ?? 16;

@@ -78,6 +78,7 @@ export async function runLongRunning<S>(
         observedGeneration: current.generation,
       });
       const generationChanged = reported.observedGeneration !== current.generation;
+      let reporting: Promise<void> | undefined;
       if (next.changed || generationChanged) {
         conditions = next.conditions;
         reported = {
@@ -86,13 +87,15 @@ export async function runLongRunning<S>(
           conditions,
           warnings: result.warnings ?? [],
         };
-        await reportStatus({
+        // Not awaited before the run starts: replication need not wait for the status write.
+        reporting = reportStatus({
           ref: input.ref,
           status: reported,
           event: next.changed
             ? { type: result.ready ? 'Normal' : 'Warning', reason: result.reason, message: result.message }
             : undefined,
         });
+        reporting.catch(() => undefined); // awaited below; this only marks the rejection handled
       }
       if (result.ready && behaviour.run) {
         let finished = false;
@@ -103,10 +106,12 @@ export async function runLongRunning<S>(
             if (!isCancellation(err)) throw err;
           })
           .finally(() => (finished = true));
+        await reporting;
         await condition(() => pending !== undefined || finished);
         if (!finished) scope.cancel();
         await running;
       } else {
+        await reporting;
         await condition(() => pending !== undefined, result.recheck ? recheckMs : undefined);
       }
       if (pending) {

@@ -181,8 +181,11 @@ export class ResourceReplicator {
    * first list is queued; throws a named error when the source does not serve the type.
    */
   async start(): Promise<void> {
-    this.discovered = await this.discover();
-    if (this.opts.entry.filters?.namespaceSelector) await this.watchNamespaces();
+    const [discovered] = await Promise.all([
+      this.discover(),
+      this.opts.entry.filters?.namespaceSelector ? this.watchNamespaces() : undefined,
+    ]);
+    this.discovered = discovered;
     await this.relist();
   }
 
