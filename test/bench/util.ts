@@ -1,0 +1,147 @@
+/**
+ * Small helpers of the benchmark: abortable sleeps, a bounded-concurrency pool, retries of setup
+ * calls, percentiles and number formatting. No I/O of their own.
+ */
+
+/** Sleeps `ms`, or rejects at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason as Error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Runs `fn` over `items` with at most `concurrency` calls in flight; rejects on the first error. */
+export async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, index: number) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      signal?.throwIfAborted();
+      const i = next++;
+      try {
+        await fn(items[i], i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+}
+
+/** HTTP status of a @kubernetes/client-node error, if any. */
+export function statusOf(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown };
+  if (typeof e?.code === 'number') return e.code;
+  if (typeof e?.statusCode === 'number') return e.statusCode;
+  return undefined;
+}
+
+/** A one-line description of an error from the Kubernetes client or anything else. */
+export function errText(err: unknown): string {
+  const e = err as { code?: number; body?: unknown; message?: string };
+  const body = typeof e?.body === 'string' ? e.body : JSON.stringify(e?.body ?? '');
+  const msg = /"message":"([^"]+)"/.exec(body)?.[1] ?? e?.message ?? String(err);
+  return `${e?.code ? `${e.code} ` : ''}${msg}`.split('\n')[0];
+}
+
+/**
+ * Retries `fn` on what is worth retrying in setup and clean-up (5xx, 429, connection errors), up
+ * to `attempts` times. `ok` statuses (e.g. 409 on create, 404 on delete) count as success.
+ */
+export async function retry<T>(
+  fn: () => Promise<T>,
+  opts: { attempts?: number; ok?: number[]; signal?: AbortSignal } = {},
+): Promise<T | undefined> {
+  const attempts = opts.attempts ?? 4;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const status = statusOf(err);
+      if (status !== undefined && opts.ok?.includes(status)) return undefined;
+      const transient = status === undefined || status >= 500 || status === 429;
+      if (!transient || attempt >= attempts) throw err;
+      await sleep(250 * 2 ** attempt, opts.signal);
+    }
+  }
+}
+
+/** Waits until `probe` returns something truthy, polling every `everyMs`; throws after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false | null>,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  everyMs = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    signal?.throwIfAborted();
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${errText(last)}` : ''}`,
+      );
+    await sleep(everyMs, signal);
+  }
+}
+
+/** The nearest-rank percentile of ascending `sorted` (Infinity entries allowed). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+/** p50/p90/p99/max/mean of a sample (in its own unit). */
+export function summarize(values: readonly number[]): {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+} {
+  const sorted = [...values].sort((a, b) => a - b);
+  const finite = sorted.filter(Number.isFinite);
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? NaN,
+    mean: finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : NaN,
+  };
+}
+
+/** Seconds with two decimals. */
+export const secs = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : 'n/a');
+/** Milliseconds, rounded. */
+export const millis = (ms: number): string => (Number.isFinite(ms) ? `${Math.round(ms)} ms` : 'never');
+/** Mebibytes with one decimal. */
+export const mib = (bytes: number): string =>
+  Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : 'n/a';
