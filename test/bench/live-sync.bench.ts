@@ -470,45 +470,22 @@ async function main(): Promise<number> {
     // The target baseline writes the very objects the orchestrator writes (marked as owned by the
     // LiveSynchronization), so both runs put the same bytes in the destination and the same
     // events through the destination watch.
-    const raw = await runBaseline('raw', (rn) =>
-      rawCopy({
-        mode: 'create',
-        source: srcKc,
-        destination: dstKc,
-        sourceNamespaces: set.namespaces,
-        rename: rn,
-        concurrency: params.concurrency,
-        signal,
-        markedFor: owner,
-      }),
-    );
-    const bare = params.skip.includes('bare')
-      ? undefined
-      : await runBaseline('bare', (rn) =>
-          rawCopy({
-            mode: 'create',
-            source: srcKc,
-            destination: dstKc,
-            sourceNamespaces: set.namespaces,
-            rename: rn,
-            concurrency: params.concurrency,
-            signal,
-          }),
-        );
-    const ssa = params.skip.includes('ssa')
-      ? undefined
-      : await runBaseline('ssa', (rn) =>
-          rawCopy({
-            mode: 'apply',
-            source: srcKc,
-            destination: dstKc,
-            sourceNamespaces: set.namespaces,
-            rename: rn,
-            concurrency: params.concurrency,
-            signal,
-            markedFor: owner,
-          }),
-        );
+    const rawBaseline = (suffix: string, mode: 'create' | 'apply', marked: boolean) =>
+      runBaseline(suffix, (rn) =>
+        rawCopy({
+          mode,
+          source: srcKc,
+          destination: dstKc,
+          sourceNamespaces: set.namespaces,
+          rename: rn,
+          concurrency: params.concurrency,
+          signal,
+          markedFor: marked ? owner : undefined,
+        }),
+      );
+    const raw = await rawBaseline('raw', 'create', true);
+    const bare = params.skip.includes('bare') ? undefined : await rawBaseline('bare', 'create', false);
+    const ssa = params.skip.includes('ssa') ? undefined : await rawBaseline('ssa', 'apply', true);
     const kctl = params.skip.includes('kubectl')
       ? undefined
       : await runBaseline('kctl', (rn) =>

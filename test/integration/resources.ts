@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { CustomObjectsApi, KubeConfig, type CoreV1Api } from '@kubernetes/client-node';
 import { ALL_KINDS, API_VERSION, kindInfo, type Kind } from '../../src/api/kinds.js';
 import type { Resource } from '../../src/api/types.js';
+import { waitFor } from '../bench/util.js';
 import { stackEnv } from './stack-env.js';
 
 /** A CustomObjectsApi on the management cluster, and its KubeConfig. */
@@ -38,24 +39,12 @@ export async function getResource(
 }
 
 /** Polls `probe` until it returns something truthy; fails after `timeoutMs` naming `what`. */
-export async function eventually<T>(
+export function eventually<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  return waitFor(what, probe, timeoutMs);
 }
 
 /**
