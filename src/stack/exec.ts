@@ -93,8 +93,9 @@ export function captureOutput(cmd: string, args: string[], timeoutMs = 20_000): 
 
 /**
  * Whether a process with this pid exists and has not exited. A zombie (exited, not yet reaped by
- * its parent) counts as gone: the stack's servers are reparented to whatever reaper the machine
- * has, and some (a CI sandbox's init) reap late or never, while signal 0 still succeeds.
+ * its parent) counts as gone, since signal 0 still succeeds on it: a server restarted by
+ * `control()` inside the jest process is jest's child, and jest cannot reap it while its global
+ * teardown blocks in `spawnSync(... 'down')`, which waited forever for that pid before.
  */
 export function pidAlive(pid: number): boolean {
   try {
