@@ -24,6 +24,7 @@ import {
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { ALL_KINDS, API_VERSION, kindInfo, type Kind, type ResourceRef } from '../api/kinds.js';
 import type { Resource } from '../api/types.js';
+import { kubeErrorText } from '../clients/kube.js';
 import type { Logger } from '../logger.js';
 import {
   RESOURCE_KIND,
@@ -229,7 +230,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
         restartPending = true;
         const delayMs = Math.min(30_000, 500 * 2 ** failures++);
         log.error(
-          { kind, namespace: ns ?? '*', err: String((err as Error)?.message ?? err).split('\n')[0] },
+          { kind, namespace: ns ?? '*', err: kubeErrorText(err) },
           `watch failed; restarting in ${delayMs} ms`,
         );
         setTimeout(() => {

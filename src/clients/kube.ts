@@ -5,9 +5,9 @@
  * config.js), so every call opens a new connection and pays a TLS handshake with client-
  * certificate authentication, on our side and on the API server's. Under a watch-driven write
  * load that is most of the CPU and of the latency (see docs/benchmarks.md). This keeps one
- * keep-alive agent per API server and
- * credentials, shared by every KubeConfig of this process: the asset checks load a cluster's
- * kubeconfig again every 30 s, and each load must not leave a pool of idle sockets behind.
+ * keep-alive agent per API server and credentials, shared by every KubeConfig of this process:
+ * the asset checks load a cluster's kubeconfig again every 30 s, and each load must not leave a
+ * pool of idle sockets behind.
  */
 import { createHash } from 'node:crypto';
 import type { Agent } from 'node:http';
@@ -55,6 +55,17 @@ export function reuseConnections(kc: KubeConfig): KubeConfig {
   };
   target.__pooled = true;
   return kc;
+}
+
+/**
+ * One line for an error of @kubernetes/client-node: the API server's Status message when the body
+ * has one (an ApiException's message is several lines of code, body and headers), else the
+ * error's own message.
+ */
+export function kubeErrorText(err: unknown): string {
+  const e = err as { body?: unknown; message?: string } | null | undefined;
+  const body = typeof e?.body === 'string' ? e.body : JSON.stringify(e?.body ?? '');
+  return (/"message":"([^"]+)"/.exec(body)?.[1] ?? e?.message ?? String(err)).split('\n')[0];
 }
 
 /** How many pooled agents this process holds (for tests). */

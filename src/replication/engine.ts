@@ -17,6 +17,7 @@ import {
 } from '@kubernetes/client-node';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { KeyedQueue } from '../bridge/queue.js';
+import { kubeErrorText } from '../clients/kube.js';
 import type { Logger } from '../logger.js';
 import type { ReplicatedResource } from '../plugins/kubernetes-objects-to-kubernetes.js';
 import { objectKey, type GVR } from './layout.js';
@@ -103,12 +104,6 @@ function keyOf(o: KubeObject): string {
   return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }
 
-function errText(err: unknown): string {
-  const e = err as { code?: number; body?: unknown; message?: string };
-  const body = typeof e.body === 'string' ? e.body : JSON.stringify(e.body ?? '');
-  return (/"message":"([^"]+)"/.exec(body)?.[1] ?? e.message ?? String(err)).split('\n')[0];
-}
-
 /** Replicates one resource entry until {@link ResourceReplicator.stop}. */
 export class ResourceReplicator {
   readonly gvr: GVR;
@@ -153,8 +148,8 @@ export class ResourceReplicator {
       concurrency: opts.concurrency,
       reconcile: (key) => this.reconcile(key),
       onError: (key, err, attempt) => {
-        this.failed.set(key, errText(err));
-        this.log.warn({ key, attempt, err: errText(err) }, 'write failed; retrying with backoff');
+        this.failed.set(key, kubeErrorText(err));
+        this.log.warn({ key, attempt, err: kubeErrorText(err) }, 'write failed; retrying with backoff');
       },
     });
   }
@@ -207,8 +202,8 @@ export class ResourceReplicator {
         ? await this.opts.source.makeApiClient(CustomObjectsApi).getAPIResources({ group, version })
         : await this.opts.source.makeApiClient(CoreV1Api).getAPIResources();
     } catch (err) {
-      this.lastError = `${apiVersion} is not served by the source cluster: ${errText(err)}`;
-      this.log.error({ err: errText(err) }, 'error reading resources for group version');
+      this.lastError = `${apiVersion} is not served by the source cluster: ${kubeErrorText(err)}`;
+      this.log.error({ err: kubeErrorText(err) }, 'error reading resources for group version');
       throw new Error(this.lastError, { cause: err });
     }
     const found = list.resources.find((r) => r.name === resource);
@@ -303,8 +298,8 @@ export class ResourceReplicator {
           return;
         }
         this.relist().catch((err) => {
-          this.lastError = errText(err);
-          this.log.error({ err: errText(err) }, 'error listing objects in cluster');
+          this.lastError = kubeErrorText(err);
+          this.log.error({ err: kubeErrorText(err) }, 'error listing objects in cluster');
           restarted = false;
           restart('list failed', true);
         });
@@ -349,7 +344,7 @@ export class ResourceReplicator {
         },
         (err) =>
           restart(
-            err ? errText(err) : 'closed by the server',
+            err ? kubeErrorText(err) : 'closed by the server',
             (err as { statusCode?: number } | null)?.statusCode === 410,
           ),
       )
@@ -357,7 +352,7 @@ export class ResourceReplicator {
         if (this.stopped) abort.abort();
         else this.aborts.push(abort);
       })
-      .catch((err) => restart(errText(err), false));
+      .catch((err) => restart(kubeErrorText(err), false));
   }
 
   private async watchNamespaces(): Promise<void> {
@@ -419,7 +414,7 @@ export class ResourceReplicator {
       this.log.info({ namespace: ns }, 'namespace created in cluster');
     } catch (err) {
       if ((err as { code?: number }).code !== 409) {
-        this.log.error({ namespace: ns, err: errText(err) }, 'error creating namespace in cluster');
+        this.log.error({ namespace: ns, err: kubeErrorText(err) }, 'error creating namespace in cluster');
         throw err;
       }
       this.log.info({ namespace: ns }, 'namespace already exists in cluster');
@@ -451,7 +446,7 @@ export class ResourceReplicator {
       } catch (err) {
         if ((err as { code?: number }).code !== 404) {
           this.log.error(
-            { destinationObject: ref.metadata, err: errText(err) },
+            { destinationObject: ref.metadata, err: kubeErrorText(err) },
             'error deleting object in cluster',
           );
           throw err;
@@ -510,7 +505,7 @@ export class ResourceReplicator {
         this.log.debug({ bucketObject: { path: bucketKey } }, 'object uploaded in bucket');
       } catch (err) {
         this.log.error(
-          { bucketObject: { path: bucketKey }, err: errText(err) },
+          { bucketObject: { path: bucketKey }, err: kubeErrorText(err) },
           'error uploading object in bucket',
         );
         throw err;
@@ -542,7 +537,7 @@ export class ResourceReplicator {
       );
     } catch (err) {
       this.log.error(
-        { ...fields, err: errText(err) },
+        { ...fields, err: kubeErrorText(err) },
         creating ? 'error creating object in cluster' : 'error updating object in cluster',
       );
       throw err;

@@ -2,6 +2,7 @@
  * Small helpers of the benchmark: abortable sleeps, a bounded-concurrency pool, retries of setup
  * calls, percentiles and number formatting. No I/O of their own.
  */
+import { kubeErrorText } from '../../src/clients/kube.js';
 
 /** Sleeps `ms`, or rejects at once when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -56,10 +57,8 @@ export function statusOf(err: unknown): number | undefined {
 
 /** A one-line description of an error from the Kubernetes client or anything else. */
 export function errText(err: unknown): string {
-  const e = err as { code?: number; body?: unknown; message?: string };
-  const body = typeof e?.body === 'string' ? e.body : JSON.stringify(e?.body ?? '');
-  const msg = /"message":"([^"]+)"/.exec(body)?.[1] ?? e?.message ?? String(err);
-  return `${e?.code ? `${e.code} ` : ''}${msg}`.split('\n')[0];
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return `${typeof code === 'number' ? `${code} ` : ''}${kubeErrorText(err)}`;
 }
 
 /**
