@@ -36,17 +36,8 @@ export interface KubeObject {
  * `<namespace>/<name>`, so it is a valid label value (≤ 63 characters) for any name length.
  */
 export function ownerLabelValue(owner: { namespace: string; name: string }): string {
-  const full = `${owner.namespace}/${owner.name}`;
-  let value = ownerLabelValues.get(full);
-  if (value === undefined) {
-    value = `ls-${createHash('sha256').update(full).digest('hex').slice(0, 40)}`;
-    // Bounded: one entry per LiveSynchronization this process has served.
-    if (ownerLabelValues.size >= 10_000) ownerLabelValues.clear();
-    ownerLabelValues.set(full, value);
-  }
-  return value;
+  return `ls-${createHash('sha256').update(`${owner.namespace}/${owner.name}`).digest('hex').slice(0, 40)}`;
 }
-const ownerLabelValues = new Map<string, string>();
 
 /** Metadata fields the destination assigns itself. */
 const SERVER_METADATA = [
