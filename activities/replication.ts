@@ -1,9 +1,11 @@
 /**
  * `replicate`: the long-running, heartbeating activity of a LiveSynchronization. It runs one
- * ResourceReplicator per resource entry (list, watch, filter, patch, write, upload, prune) for one
- * resync period and then returns, so the workflow decides the cadence: each new run lists both
- * sides again (additive and subtractive resync). High-rate watch events never reach workflow
- * history; the heartbeat carries the counters, and every start converges from a fresh list.
+ * TypeReplicator per resource type, serving every entry of that type (list, watch, filter, patch,
+ * write, upload, prune), for one resync period and then returns, so the workflow decides the
+ * cadence: each new run lists both sides again (additive and subtractive resync). High-rate watch
+ * events never reach workflow history; the heartbeat carries the counters, and every start
+ * converges from a fresh list. When the entries' health changes (a type not served, objects that
+ * wait for a change), it signals the workflow, which reports `Degraded` and `Ready`.
  */
 import {
   CoreV1Api,
@@ -13,13 +15,16 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { API_VERSION, apiVersionOf, kindInfo, type ResourceRef } from '../src/api/kinds.js';
 import { AssetLoader } from '../src/assets/load.js';
 import type { Resource } from '../src/api/types.js';
+import { replicationConditions, RUN_CONDITIONS_SIGNAL, type RunConditions } from '../src/api/replication.js';
 import type { Logger } from '../src/logger.js';
 import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kubernetes-objects-to-kubernetes.js';
-import { ResourceReplicator, type ReplicatorOptions, type ResourceStats } from '../src/replication/engine.js';
+import { TypeReplicator, type ReplicatorOptions, type ResourceStats } from '../src/replication/engine.js';
+import { groupByType } from '../src/replication/entries.js';
 import { isOwnedBy, OWNER_ANNOTATION, OWNER_LABEL, ownerLabelValue } from '../src/replication/transform.js';
 import { MERGE_PATCH } from './resources.js';
 
@@ -27,6 +32,8 @@ import { MERGE_PATCH } from './resources.js';
 export interface ReplicationActivityDeps {
   management: KubeConfig;
   log: Logger;
+  /** To signal the workflow when the entries' health changes. */
+  temporal: { client: Client };
 }
 
 /** What a run of `replicate` reports (heartbeat details, status, result). */
@@ -211,11 +218,12 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       }
       const lags: number[] = [];
       const concurrency = config.components?.synchronizer?.concurrentTasks ?? 16;
-      const replicators = config.replication.resources.map(
-        (entry) =>
-          new ResourceReplicator({
+      const entries = config.replication.resources;
+      const replicators = groupByType(entries).map(
+        (type) =>
+          new TypeReplicator({
             owner,
-            entry,
+            type,
             source: source.value,
             destination: destination.value,
             bucket,
@@ -232,12 +240,21 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
             },
           }),
       );
+      /** Every entry's counters, in spec order. */
+      const entryStats = (): ResourceStats[] => {
+        const byIndex = new Map<number, ResourceStats>();
+        for (const r of replicators) {
+          const stats = r.stats();
+          r.rules.forEach((rule, i) => byIndex.set(rule.index, stats[i]));
+        }
+        return entries.map((_, i) => byIndex.get(i)!);
+      };
       const report: ReplicationReport = { resources: [] };
       const snapshot = (): ReplicationReport => {
         const sorted = [...lags].sort((a, b) => a - b);
         return {
           ...report,
-          resources: replicators.map((r) => r.stats()),
+          resources: entryStats(),
           lag: {
             p50: percentile(sorted, 50),
             p99: percentile(sorted, 99),
@@ -287,15 +304,38 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           .catch((err) => log.warn({ err: (err as Error).message }, 'status update failed'));
       };
 
+      let lastHealth = '';
+      const signalHealth = async () => {
+        const conditions = replicationConditions(
+          entries.length,
+          replicators.flatMap((r) => r.problems()),
+        );
+        const text = JSON.stringify(conditions);
+        if (text === lastHealth) return;
+        const payload: RunConditions = { generation: input.generation, conditions };
+        const execution = ctx.info.workflowExecution;
+        if (!execution) return;
+        const { workflowId, runId } = execution;
+        try {
+          await deps.temporal.client.workflow
+            .getHandle(workflowId, runId)
+            .signal(RUN_CONDITIONS_SIGNAL, payload);
+          lastHealth = text;
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'could not report entry health to the workflow');
+        }
+      };
+
       const started = Date.now();
       try {
         const starts = await Promise.allSettled(replicators.map((r) => r.start()));
         const failures = starts.filter((s) => s.status === 'rejected').length;
+        await signalHealth();
         await Promise.race([Promise.all(replicators.map((r) => r.idle())), ctx.cancelled]);
         report.lastResyncTime = new Date().toISOString();
         report.lastResyncResult = failures
-          ? `${failures} of ${replicators.length} resource entries could not start (see resources[].lastError)`
-          : `listed and converged ${replicators.length} resource entries in ${Date.now() - started} ms`;
+          ? `${failures} of ${replicators.length} resource types could not start (see resources[].lastError)`
+          : `listed and converged ${entries.length} resource entries in ${Date.now() - started} ms`;
         log.info({ result: report.lastResyncResult }, 'resync done');
         let lastStatus = 0;
         while (Date.now() - started < input.runForMs) {
@@ -311,6 +351,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           }
           if (Date.now() - lastStatus >= 2000) {
             await writeStatus();
+            await signalHealth();
             lastStatus = Date.now();
           } else {
             ctx.heartbeat(snapshot());

@@ -1,33 +1,38 @@
 /**
- * The replication engine of one LiveSynchronization resource entry (one group/version/resource
- * with its filters and transformation): list the source, watch it, and make the destination
- * match, object by object, through a keyed queue (per object, the latest source state wins and
- * two writes of one object never overlap). Every start lists both sides and converges (additive
- * and subtractive), so a crash, an expired watch or an outage heals without waiting for a resync.
+ * The replication engine of one resource type of a LiveSynchronization: every entry of
+ * `replication.resources` that names this group/version/resource is served here, because their
+ * copies share one destination collection and one bucket folder. The scope is the union of the
+ * entries: an object belongs to the first entry that selects it (its transformation applies), and
+ * only an object that no entry selects is pruned, so entries never delete each other's copies.
+ *
+ * It lists the source through one reflector per distinct label selector and one per distinct
+ * namespace selector, lists the destination once, and makes the destination match, object by
+ * object, through a keyed queue (per object, the latest source state wins and two writes of one
+ * object never overlap). Every start converges (additive and subtractive), so a crash, an expired
+ * watch or an outage heals without waiting for a resync.
  */
 import {
   CoreV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
   PatchStrategy,
-  Watch,
   type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
 } from '@kubernetes/client-node';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { KeyedQueue } from '../bridge/queue.js';
 import { kubeErrorText } from '../clients/kube.js';
+import type { EntryProblem } from '../api/replication.js';
 import type { Logger } from '../logger.js';
-import type { ReplicatedResource } from '../plugins/kubernetes-objects-to-kubernetes.js';
+import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';
 import { objectKey, type GVR } from './layout.js';
-import { formatLabelSelector } from './selectors.js';
+import { keyOf, listAllPages, Reflector, type ReflectedType } from './reflector.js';
 import {
   isNewerVersion,
   isOwnedBy,
   OWNER_ANNOTATION,
   SOURCE_VERSION_ANNOTATION,
   toDestination,
+  TRANSFORMATION_ANNOTATION,
   type KubeObject,
 } from './transform.js';
 
@@ -36,7 +41,9 @@ export interface ResourceStats {
   group: string;
   version: string;
   resource: string;
+  /** Objects this entry selects whose copy was written from the source's current version. */
   inSync: number;
+  /** Objects this entry selects that wait for a write (or, on the first entry, copies that wait to be pruned). */
   pending: number;
   failed: number;
   /** The last problem, named: an unserved type, a patch that does not apply, a missing namespace. */
@@ -44,10 +51,11 @@ export interface ResourceStats {
   lastEventTime?: string;
 }
 
-/** Options of {@link ResourceReplicator}. */
+/** Options of {@link TypeReplicator}. */
 export interface ReplicatorOptions {
   owner: { namespace: string; name: string };
-  entry: ReplicatedResource;
+  /** The entries of this type, compiled (see `groupByType`). */
+  type: TypeEntries;
   source: KubeConfig;
   destination: KubeConfig;
   bucket?: { client: S3Client; name: string; liveSync: { namespace: string; name: string } };
@@ -61,6 +69,8 @@ export interface ReplicatorOptions {
   };
   /** Called with each write's lag (ms from the source event to the destination write). */
   onLag?: (ms: number) => void;
+  /** Milliseconds before a failed start (type not served, list refused) is tried again. Default 5000, doubling to 60000. */
+  startRetryMs?: number;
 }
 
 interface Discovered {
@@ -69,101 +79,137 @@ interface Discovered {
   apiVersion: string;
 }
 
+/** What a destination copy was written from. */
+interface Written {
+  version: string;
+  transformation: string;
+}
+
+/** Why an object is not replicated; `lasting` problems wait for a change (Degraded), the rest are retried. */
+interface Failure {
+  message: string;
+  lasting: boolean;
+}
+
 const FIELD_MANAGER = 'resiliency-orchestrator';
+const NAMESPACES: ReflectedType = { apiVersion: 'v1', kind: 'Namespace', path: '/api/v1/namespaces' };
 
-/** Every object of a type (all pages of 500), and the list's resourceVersion to watch from. */
-async function listAllPages(
-  api: KubernetesObjectApi,
-  d: Discovered,
-  labelSelector?: string,
-): Promise<{ items: KubeObject[]; resourceVersion: string }> {
-  const items: KubeObject[] = [];
-  let resourceVersion = '';
-  let cont: string | undefined;
-  do {
-    const page: KubernetesListObject<KubernetesObject> = await api.list(
-      d.apiVersion,
-      d.kind,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      labelSelector,
-      500,
-      cont,
-    );
-    items.push(...(page.items as KubeObject[]));
-    cont = page.metadata?._continue;
-    resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-  } while (cont);
-  return { items, resourceVersion };
-}
-
-function keyOf(o: KubeObject): string {
-  return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
-}
-
-/** Replicates one resource entry until {@link ResourceReplicator.stop}. */
-export class ResourceReplicator {
+/** Replicates every entry of one resource type until {@link TypeReplicator.stop}. */
+export class TypeReplicator {
   readonly gvr: GVR;
-  private readonly src: KubernetesObjectApi;
+  /** The entries this type serves, in spec order. */
+  readonly rules: EntryRule[];
   private readonly dst: KubernetesObjectApi;
   private readonly queue: KeyedQueue;
-  /** Source objects that pass the label and name filters, by `namespace/name`. */
-  private readonly desired = new Map<string, KubeObject>();
+  /** Source objects through each distinct label selector ('' for none). */
+  private objectViews = new Map<string, Reflector>();
+  /** Source namespaces through each distinct namespace selector. */
+  private readonly namespaceViews = new Map<string, Reflector>();
   /** When the latest change of a key was seen, for the lag figure. */
   private readonly seenAt = new Map<string, number>();
-  /** Source resourceVersion each destination copy was written from. */
-  private readonly written = new Map<string, string>();
-  private readonly failed = new Map<string, string>();
+  /** What each destination copy of ours was written from. */
+  private readonly written = new Map<string, Written>();
+  private readonly failed = new Map<string, Failure>();
   /** Destination objects of this type that this LiveSynchronization does not own, and who does. */
   private readonly foreign = new Map<string, string>();
-  /** Namespaces matching namespaceSelector (undefined: no namespace filter). */
-  private namespaces?: Set<string>;
   private readonly knownDestinationNamespaces = new Set<string>();
   private readonly namespaceChecks = new Map<string, Promise<boolean>>();
+  private readonly state: SourceState<KubeObject>;
   private discovered?: Discovered;
-  private readonly aborts: AbortController[] = [];
   private stopped = false;
-  private lastError?: string;
+  private startError?: string;
+  private retryTimer?: NodeJS.Timeout;
   private lastEventTime?: string;
-  private readonly include: RegExp[];
-  private readonly exclude: RegExp[];
   private readonly log: Logger;
 
   constructor(private readonly opts: ReplicatorOptions) {
-    const { group = '', version, resource } = opts.entry;
-    this.gvr = { group, version, resource };
-    this.src = KubernetesObjectApi.makeApiClient(opts.source);
+    this.gvr = opts.type.gvr;
+    this.rules = opts.type.rules;
     this.dst = KubernetesObjectApi.makeApiClient(opts.destination);
-    this.include = (opts.entry.filters?.nameSelector?.regex ?? []).map((r) => new RegExp(r));
-    this.exclude = (opts.entry.filters?.nameSelector?.excludeRegex ?? []).map((r) => new RegExp(r));
+    const { group, version, resource } = this.gvr;
     this.log = opts.log.child({
       resource: { apiGroup: group, apiVersion: version, resource },
       sourceCluster: opts.clusters?.source,
       destinationCluster: opts.clusters?.destination,
     });
+    for (const rule of this.rules) {
+      const selector = rule.namespaceSelector;
+      if (selector === undefined || this.namespaceViews.has(selector)) continue;
+      this.namespaceViews.set(
+        selector,
+        new Reflector({
+          kubeconfig: opts.source,
+          type: NAMESPACES,
+          labelSelector: selector,
+          log: this.log,
+          onChange: (key) => this.requeueNamespace(key.slice(1)),
+        }),
+      );
+    }
+    this.state = {
+      object: (labelSelector, key) => this.objectViews.get(labelSelector ?? '')?.objects.get(key),
+      namespaceMatches: (selector, namespace) =>
+        this.namespaceViews.get(selector)?.objects.has(`/${namespace}`) ?? false,
+    };
     this.queue = new KeyedQueue({
       concurrency: opts.concurrency,
       reconcile: (key) => this.reconcile(key),
       onError: (key, err, attempt) => {
-        this.failed.set(key, kubeErrorText(err));
+        this.failed.set(key, { message: kubeErrorText(err), lasting: false });
         this.log.warn({ key, attempt, err: kubeErrorText(err) }, 'write failed; retrying with backoff');
       },
     });
   }
 
-  /** Counters for status. */
-  stats(): ResourceStats {
-    return {
+  /** Counters for status, one per entry of this type, in spec order. */
+  stats(): ResourceStats[] {
+    const counts = this.rules.map((): ResourceStats => ({
       ...this.gvr,
-      inSync: [...this.written.keys()].filter((k) => this.inScope(k) && !this.failed.has(k)).length,
-      pending: this.queue.depth,
-      failed: this.failed.size,
-      lastError: this.lastError ?? [...this.failed.values()].at(-1),
+      inSync: 0,
+      pending: 0,
+      failed: 0,
       lastEventTime: this.lastEventTime,
-    };
+    }));
+    const position = new Map(this.rules.map((r, i) => [r.index, i]));
+    const keys = new Set<string>([...this.written.keys(), ...this.failed.keys()]);
+    for (const view of this.objectViews.values()) for (const k of view.objects.keys()) keys.add(k);
+    for (const key of keys) {
+      const selected = selectEntry(this.rules, key, this.state);
+      const c = counts[selected ? position.get(selected.rule.index)! : 0];
+      const failure = this.failed.get(key);
+      if (failure) {
+        c.failed++;
+        c.lastError = failure.message;
+      } else if (!selected) {
+        if (this.written.has(key)) c.pending++; // a copy to prune
+      } else if (this.isCurrent(key, selected.rule, selected.object)) c.inSync++;
+      else c.pending++;
+    }
+    if (this.startError) for (const c of counts) c.lastError = this.startError;
+    return counts;
+  }
+
+  /** Entries that cannot replicate, or have objects that wait for a change (a conflict, a patch, a namespace). */
+  problems(): EntryProblem[] {
+    if (this.startError)
+      return this.rules.map((r) => ({
+        index: r.index,
+        resource: typeName(this.gvr),
+        message: this.startError!,
+        whole: true,
+      }));
+    const lasting = new Map<number, string>();
+    for (const [key, failure] of this.failed) {
+      if (!failure.lasting) continue;
+      const index = selectEntry(this.rules, key, this.state)?.rule.index ?? this.rules[0].index;
+      if (!lasting.has(index)) lasting.set(index, failure.message);
+    }
+    return [...lasting].map(([index, message]) => ({
+      index,
+      resource: typeName(this.gvr),
+      message: `objects not replicated, e.g. ${message}`,
+      whole: false,
+    }));
   }
 
   /** Resolves when every queued write is done (the initial sync, or a burst). */
@@ -173,23 +219,117 @@ export class ResourceReplicator {
 
   /**
    * Discovers the type, lists both sides and converges, then keeps watching. Resolves once the
-   * first list is queued; throws a named error when the source does not serve the type.
+   * first lists are queued. When the source does not serve the type (or refuses the list), it
+   * throws a named error and keeps trying again in the background, with backoff.
    */
   async start(): Promise<void> {
-    const [discovered] = await Promise.all([
-      this.discover(),
-      this.opts.entry.filters?.namespaceSelector ? this.watchNamespaces() : undefined,
-    ]);
-    this.discovered = discovered;
-    await this.relist();
+    try {
+      await this.startOnce();
+      this.startError = undefined;
+    } catch (err) {
+      if (this.stopped) return;
+      this.startError ??= kubeErrorText(err);
+      this.scheduleRetry(this.opts.startRetryMs ?? 5000);
+      throw err;
+    }
   }
 
   /** Stops watching and writing; running writes finish. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const a of this.aborts) a.abort();
+    clearTimeout(this.retryTimer);
+    for (const v of [...this.objectViews.values(), ...this.namespaceViews.values()]) v.stop();
     this.queue.stop();
     await this.queue.idle();
+  }
+
+  private scheduleRetry(delayMs: number): void {
+    this.retryTimer = setTimeout(() => {
+      if (this.stopped) return;
+      this.startOnce().then(
+        () => {
+          this.log.info('resource type available again; replicating');
+          this.startError = undefined;
+        },
+        (err) => {
+          if (this.stopped) return;
+          this.startError = this.startError ?? kubeErrorText(err);
+          this.scheduleRetry(Math.min(60_000, delayMs * 2));
+        },
+      );
+    }, delayMs);
+  }
+
+  private async startOnce(): Promise<void> {
+    const [discovered] = await Promise.all([
+      this.discover(),
+      ...[...this.namespaceViews.values()].map((v) => v.list()),
+    ]);
+    if (this.stopped) return;
+    this.discovered = discovered;
+    const type: ReflectedType = { ...discovered, path: this.path() };
+    const views = new Map<string, Reflector>();
+    for (const rule of this.rules) {
+      const selector = rule.labelSelector ?? '';
+      if (views.has(selector)) continue;
+      views.set(
+        selector,
+        new Reflector({
+          kubeconfig: this.opts.source,
+          type,
+          labelSelector: rule.labelSelector,
+          log: this.log,
+          onChange: (key, event, obj) => this.sourceChanged(key, event, obj),
+        }),
+      );
+    }
+    this.log.info('listing objects in cluster');
+    // Both sides at once: the first write waits for every list.
+    let destination: KubeObject[];
+    try {
+      [{ items: destination }] = await Promise.all([
+        listAllPages(this.dst, discovered),
+        ...[...views.values()].map((v) => v.list()),
+      ]);
+    } catch (err) {
+      this.startError = `listing ${typeName(this.gvr)}: ${kubeErrorText(err)}`;
+      this.log.error({ err: kubeErrorText(err) }, 'error listing objects in cluster');
+      throw err;
+    }
+    if (this.stopped) return;
+    this.objectViews = views;
+    // Every destination object of the type: ours are tracked, the rest are never touched.
+    const owned: string[] = [];
+    for (const item of destination) {
+      const key = keyOf(item);
+      if (!isOwnedBy(item, this.opts.owner)) {
+        const other = item.metadata?.annotations?.[OWNER_ANNOTATION];
+        this.foreign.set(
+          key,
+          other ? `claimed by LiveSynchronization ${other}` : 'not created by this LiveSynchronization',
+        );
+        continue;
+      }
+      this.foreign.delete(key);
+      owned.push(key);
+      const annotations = item.metadata?.annotations ?? {};
+      const version = annotations[SOURCE_VERSION_ANNOTATION];
+      if (version)
+        this.written.set(key, { version, transformation: annotations[TRANSFORMATION_ANNOTATION] ?? '' });
+    }
+    const keys = new Set(owned);
+    for (const view of views.values()) for (const k of view.objects.keys()) keys.add(k);
+    this.log.info(
+      { source: keys.size - owned.length, destination: owned.length },
+      'listed objects in cluster',
+    );
+    const now = Date.now();
+    for (const key of keys) {
+      const selected = selectEntry(this.rules, key, this.state);
+      if (selected && !this.isCurrent(key, selected.rule, selected.object)) this.seenAt.set(key, now);
+      this.queue.add(key);
+    }
+    for (const view of [...views.values(), ...this.namespaceViews.values()]) view.watch();
   }
 
   private async discover(): Promise<Discovered> {
@@ -202,188 +342,57 @@ export class ResourceReplicator {
         ? await this.opts.source.makeApiClient(CustomObjectsApi).getAPIResources({ group, version })
         : await this.opts.source.makeApiClient(CoreV1Api).getAPIResources();
     } catch (err) {
-      this.lastError = `${apiVersion} is not served by the source cluster: ${kubeErrorText(err)}`;
+      this.startError = `${apiVersion} is not served by the source cluster: ${kubeErrorText(err)}`;
       this.log.error({ err: kubeErrorText(err) }, 'error reading resources for group version');
-      throw new Error(this.lastError, { cause: err });
+      throw new Error(this.startError, { cause: err });
     }
     const found = list.resources.find((r) => r.name === resource);
     if (!found) {
-      this.lastError = `resource ${resource}.${apiVersion} is not served by the source cluster`;
+      this.startError = `resource ${resource}.${apiVersion} is not served by the source cluster`;
       this.log.warn('resource group version not found');
-      throw new Error(this.lastError);
+      throw new Error(this.startError);
     }
     this.log.info({ kind: found.kind }, 'group resource version found');
     return { kind: found.kind, namespaced: found.namespaced, apiVersion };
   }
 
-  private passesNameFilter(name: string): boolean {
-    if (this.include.length && !this.include.some((r) => r.test(name))) return false;
-    return !this.exclude.some((r) => r.test(name));
+  private sourceChanged(key: string, event: string, obj?: KubeObject): void {
+    this.lastEventTime = new Date().toISOString();
+    if (event !== 'relisted') this.seenAt.set(key, Date.now());
+    this.log.debug(
+      {
+        event: { type: event },
+        sourceObject: {
+          name: obj?.metadata?.name,
+          namespace: obj?.metadata?.namespace,
+          resourceVersion: obj?.metadata?.resourceVersion,
+        },
+      },
+      'object read from cluster',
+    );
+    this.queue.add(key);
   }
 
-  private inScope(key: string): boolean {
-    if (!this.desired.has(key)) return false;
-    if (!this.namespaces) return true;
-    return this.namespaces.has(key.slice(0, key.indexOf('/')));
+  private requeueNamespace(ns: string): void {
+    const prefix = `${ns}/`;
+    for (const key of this.written.keys()) if (key.startsWith(prefix)) this.queue.add(key);
+    for (const view of this.objectViews.values())
+      for (const key of view.objects.keys()) if (key.startsWith(prefix)) this.queue.add(key);
+  }
+
+  /** Whether the copy of `key` was written from this version of the source with this entry's transformation. */
+  private isCurrent(key: string, rule: EntryRule, source: KubeObject): boolean {
+    const w = this.written.get(key);
+    return (
+      w !== undefined &&
+      w.version === source.metadata?.resourceVersion &&
+      w.transformation === rule.transformation
+    );
   }
 
   private path(): string {
     const { group, version, resource } = this.gvr;
     return group ? `/apis/${group}/${version}/${resource}` : `/api/${version}/${resource}`;
-  }
-
-  /** Lists the source and every destination object of the type, and queues every key. */
-  private async relist(): Promise<void> {
-    if (this.stopped) return;
-    const d = this.discovered!;
-    const labelSelector = formatLabelSelector(this.opts.entry.filters?.selector);
-    this.log.info('listing objects in cluster');
-    const fresh = new Map<string, KubeObject>();
-    // Both sides at once: the first write waits for both lists.
-    const [sourceList, destinationList] = await Promise.all([
-      listAllPages(this.src, d, labelSelector),
-      listAllPages(this.dst, d),
-    ]);
-    for (const item of sourceList.items) {
-      if (!this.passesNameFilter(item.metadata?.name ?? '')) continue;
-      fresh.set(keyOf(item), { ...item, apiVersion: d.apiVersion, kind: d.kind });
-    }
-    const resourceVersion = sourceList.resourceVersion;
-    const owned = new Set<string>();
-    // Every destination object of the type: ours are tracked, the rest are never touched.
-    for (const item of destinationList.items) {
-      const key = keyOf(item);
-      if (!isOwnedBy(item, this.opts.owner)) {
-        const other = item.metadata?.annotations?.[OWNER_ANNOTATION];
-        this.foreign.set(
-          key,
-          other ? `claimed by LiveSynchronization ${other}` : 'not created by this LiveSynchronization',
-        );
-        continue;
-      }
-      this.foreign.delete(key);
-      owned.add(key);
-      const from = item.metadata?.annotations?.[SOURCE_VERSION_ANNOTATION];
-      if (from) this.written.set(key, from);
-    }
-    this.log.info({ source: fresh.size, destination: owned.size }, 'listed objects in cluster');
-    const now = Date.now();
-    this.desired.clear();
-    for (const [k, v] of fresh) {
-      this.desired.set(k, v);
-      if (isNewerVersion(v.metadata?.resourceVersion, this.written.get(k))) this.seenAt.set(k, now);
-    }
-    for (const k of new Set([...fresh.keys(), ...owned])) this.queue.add(k);
-    this.watch(resourceVersion, labelSelector);
-  }
-
-  /**
-   * Watches the source from `resourceVersion`, as a reflector does: when the stream ends or the
-   * server is unreachable, it resumes from the last version seen (bookmarks included); only when
-   * the server says that version is gone (an ERROR event, 410 after compaction) does it list again.
-   */
-  private watch(resourceVersion: string, labelSelector: string | undefined, attempt = 0): void {
-    if (this.stopped) return;
-    const w = new Watch(this.opts.source);
-    let restarted = false;
-    const restart = (why: string, relist: boolean) => {
-      if (restarted || this.stopped) return;
-      restarted = true;
-      const delay = relist ? 1000 : Math.min(5000, 200 * 2 ** attempt);
-      if (relist) this.log.warn({ why }, 'watch expired (410 Gone); listing again');
-      else this.log.debug({ why, attempt }, 'watch ended; resuming from the last version seen');
-      setTimeout(() => {
-        if (!relist) {
-          this.watch(latest, labelSelector, attempt + 1);
-          return;
-        }
-        this.relist().catch((err) => {
-          this.lastError = kubeErrorText(err);
-          this.log.error({ err: kubeErrorText(err) }, 'error listing objects in cluster');
-          restarted = false;
-          restart('list failed', true);
-        });
-      }, delay);
-    };
-    let latest = resourceVersion;
-    void w
-      .watch(
-        this.path(),
-        { resourceVersion, allowWatchBookmarks: true, labelSelector },
-        (phase, obj: KubeObject & { code?: number }) => {
-          if (phase === 'ERROR') {
-            restart(`watch error ${obj.code ?? ''}`, true); // 410 Gone: our version was compacted away
-            return;
-          }
-          attempt = 0;
-          latest = obj.metadata?.resourceVersion ?? latest;
-          if (phase === 'BOOKMARK') return;
-          const name = obj.metadata?.name ?? '';
-          const key = keyOf(obj);
-          this.lastEventTime = new Date().toISOString();
-          this.seenAt.set(key, Date.now());
-          if (phase === 'DELETED' || !this.passesNameFilter(name)) this.desired.delete(key);
-          else
-            this.desired.set(key, {
-              ...obj,
-              apiVersion: this.discovered!.apiVersion,
-              kind: this.discovered!.kind,
-            });
-          this.log.debug(
-            {
-              event: { type: phase.toLowerCase() },
-              sourceObject: {
-                name,
-                namespace: obj.metadata?.namespace,
-                resourceVersion: obj.metadata?.resourceVersion,
-              },
-            },
-            'object read from cluster',
-          );
-          this.queue.add(key);
-        },
-        (err) =>
-          restart(
-            err ? kubeErrorText(err) : 'closed by the server',
-            (err as { statusCode?: number } | null)?.statusCode === 410,
-          ),
-      )
-      .then((abort) => {
-        if (this.stopped) abort.abort();
-        else this.aborts.push(abort);
-      })
-      .catch((err) => restart(kubeErrorText(err), false));
-  }
-
-  private async watchNamespaces(): Promise<void> {
-    const selector = formatLabelSelector(this.opts.entry.filters?.namespaceSelector);
-    const core = this.opts.source.makeApiClient(CoreV1Api);
-    const list = await core.listNamespace({ labelSelector: selector });
-    this.namespaces = new Set(list.items.map((n) => n.metadata!.name!));
-    const requeueNamespace = (ns: string) => {
-      for (const key of [...this.desired.keys(), ...this.written.keys()])
-        if (key.startsWith(`${ns}/`)) this.queue.add(key);
-    };
-    const start = (rv: string) => {
-      if (this.stopped) return;
-      void new Watch(this.opts.source)
-        .watch(
-          '/api/v1/namespaces',
-          { resourceVersion: rv, labelSelector: selector, allowWatchBookmarks: true },
-          (phase, obj: KubeObject) => {
-            const name = obj.metadata?.name;
-            if (!name || phase === 'BOOKMARK' || phase === 'ERROR') return;
-            rv = obj.metadata?.resourceVersion ?? rv;
-            // With a label selector, a namespace whose labels stop matching arrives as DELETED.
-            if (phase === 'DELETED') this.namespaces!.delete(name);
-            else this.namespaces!.add(name);
-            requeueNamespace(name);
-          },
-          () => setTimeout(() => start(''), 1000),
-        )
-        .then((abort) => (this.stopped ? abort.abort() : this.aborts.push(abort)));
-    };
-    start(list.metadata?.resourceVersion ?? '');
   }
 
   /** Whether namespace `ns` exists in the destination (creating it when forced); one check at a time per namespace. */
@@ -423,7 +432,7 @@ export class ResourceReplicator {
     return true;
   }
 
-  /** Makes the destination copy of `key` match the source (write, or delete when out of scope). */
+  /** Makes the destination copy of `key` match the source (write, or delete when no entry selects it). */
   private async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
     if (this.stopped) return;
     const [ns, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
@@ -433,59 +442,49 @@ export class ResourceReplicator {
       kind: d.kind,
       metadata: { name, ...(d.namespaced ? { namespace: ns } : {}) },
     };
-    const source = this.inScope(key) ? this.desired.get(key) : undefined;
+    const selected = selectEntry(this.rules, key, this.state);
     const bucketKey = this.opts.bucket
       ? objectKey(this.opts.bucket.liveSync, this.gvr, { namespace: d.namespaced ? ns : undefined, name })
       : undefined;
-    if (!source) {
-      if (!this.written.has(key)) return;
-      this.log.info({ destinationObject: ref.metadata }, 'deleting object in cluster');
-      try {
-        await this.dst.delete(ref);
-        this.log.info({ destinationObject: ref.metadata }, 'object deleted in cluster');
-      } catch (err) {
-        if ((err as { code?: number }).code !== 404) {
-          this.log.error(
-            { destinationObject: ref.metadata, err: kubeErrorText(err) },
-            'error deleting object in cluster',
-          );
-          throw err;
-        }
-      }
-      this.written.delete(key);
+    if (!selected) {
       this.failed.delete(key);
-      if (bucketKey) {
-        await this.opts.bucket!.client.send(
-          new DeleteObjectCommand({ Bucket: this.opts.bucket!.name, Key: bucketKey }),
-        );
-        this.log.info({ bucketObject: { path: bucketKey } }, 'object deleted from bucket');
-      }
+      if (!this.written.has(key)) return;
+      await this.prune(key, ref, bucketKey);
       return;
     }
+    const { rule, object: source } = selected;
     const sourceVersion = source.metadata?.resourceVersion;
-    if (!isNewerVersion(sourceVersion, this.written.get(key))) return; // stale or already written
+    const previous = this.written.get(key);
+    if (previous) {
+      if (previous.version === sourceVersion) {
+        if (previous.transformation === rule.transformation) {
+          this.seenAt.delete(key);
+          return; // already written
+        }
+      } else if (!isNewerVersion(sourceVersion, previous.version)) return; // stale
+    }
     const foreign = this.foreign.get(key);
     if (foreign) {
       // An overlap (another LiveSynchronization) or an object of the destination's own: hands off.
       const message = `${key}: exists in the destination and is ${foreign}; not overwritten`;
-      if (this.failed.get(key) !== message) this.log.warn({ destinationObject: ref.metadata }, message);
-      this.failed.set(key, message);
-      this.lastError = message;
+      if (this.failed.get(key)?.message !== message)
+        this.log.warn({ destinationObject: ref.metadata }, message);
+      this.failed.set(key, { message, lasting: true });
       return;
     }
     if (d.namespaced && !(await this.ensureNamespace(ns))) {
       const message = `waiting for namespace ${ns} in the destination (forceNamespaceCreation is off)`;
-      this.failed.set(key, message);
+      this.failed.set(key, { message, lasting: true });
       return { requeueAfterMs: 5000 };
     }
     const out = toDestination(source, this.opts.owner, {
-      ops: this.opts.entry.transformation?.patch,
-      skipIfNotFoundOnDelete: this.opts.entry.transformation?.patchOptions?.skipIfNotFoundOnDelete,
+      ops: rule.entry.transformation?.patch,
+      skipIfNotFoundOnDelete: rule.entry.transformation?.patchOptions?.skipIfNotFoundOnDelete,
+      id: rule.transformation,
     });
     if (!out.ok) {
-      const message = `${key}: transformation.patch does not apply: ${out.error}`;
-      this.failed.set(key, message);
-      this.lastError = message;
+      const message = `${key}: transformation.patch of resources[${rule.index}] does not apply: ${out.error}`;
+      this.failed.set(key, { message, lasting: true });
       this.log.error(
         { sourceObject: { name, namespace: ns, resourceVersion: sourceVersion }, err: out.error },
         'error updating object in cluster',
@@ -511,7 +510,7 @@ export class ResourceReplicator {
         throw err;
       }
     }
-    const creating = !this.written.has(key);
+    const creating = !previous;
     const fields = {
       event: { type: creating ? 'create' : 'update' },
       sourceObject: {
@@ -543,12 +542,40 @@ export class ResourceReplicator {
       throw err;
     }
     this.log.info(fields, creating ? 'object created in cluster' : 'object updated in cluster');
-    this.written.set(key, sourceVersion ?? '');
+    this.written.set(key, { version: sourceVersion ?? '', transformation: rule.transformation });
     this.failed.delete(key);
     const seen = this.seenAt.get(key);
     if (seen !== undefined) {
       this.opts.onLag?.(Date.now() - seen);
       this.seenAt.delete(key);
+    }
+  }
+
+  /** Deletes the copy of `key`, which no entry selects any more, and its bucket original. */
+  private async prune(
+    key: string,
+    ref: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
+    bucketKey: string | undefined,
+  ): Promise<void> {
+    this.log.info({ destinationObject: ref.metadata }, 'deleting object in cluster');
+    try {
+      await this.dst.delete(ref);
+      this.log.info({ destinationObject: ref.metadata }, 'object deleted in cluster');
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) {
+        this.log.error(
+          { destinationObject: ref.metadata, err: kubeErrorText(err) },
+          'error deleting object in cluster',
+        );
+        throw err;
+      }
+    }
+    this.written.delete(key);
+    if (bucketKey) {
+      await this.opts.bucket!.client.send(
+        new DeleteObjectCommand({ Bucket: this.opts.bucket!.name, Key: bucketKey }),
+      );
+      this.log.info({ bucketObject: { path: bucketKey } }, 'object deleted from bucket');
     }
   }
 }

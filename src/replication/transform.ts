@@ -13,6 +13,8 @@ export const OWNER_LABEL = 'replication.astronetes.io/owner';
 export const OWNER_ANNOTATION = 'replication.astronetes.io/livesynchronization';
 /** Annotation with the source object's resourceVersion when it was written. */
 export const SOURCE_VERSION_ANNOTATION = 'replication.astronetes.io/source-resource-version';
+/** Annotation identifying the transformation a copy was written with (absent: none). */
+export const TRANSFORMATION_ANNOTATION = 'replication.astronetes.io/transformation';
 
 /** A Kubernetes object, loosely typed. */
 export interface KubeObject {
@@ -122,11 +124,15 @@ export function applyUserPatch(
   }
 }
 
-/** Marks `obj` as owned by the LiveSynchronization and records the source version it came from. */
+/**
+ * Marks `obj` as owned by the LiveSynchronization and records the source version it came from
+ * and, when there is one, the transformation it was written with.
+ */
 export function markOwned(
   obj: KubeObject,
   owner: { namespace: string; name: string },
   source: KubeObject,
+  transformation = '',
 ): KubeObject {
   const meta = (obj.metadata ??= {});
   meta.labels = { ...meta.labels, [OWNER_LABEL]: ownerLabelValue(owner) };
@@ -134,6 +140,7 @@ export function markOwned(
     ...meta.annotations,
     [OWNER_ANNOTATION]: `${owner.namespace}/${owner.name}`,
     [SOURCE_VERSION_ANNOTATION]: source.metadata?.resourceVersion ?? '',
+    ...(transformation ? { [TRANSFORMATION_ANNOTATION]: transformation } : {}),
   };
   return obj;
 }
@@ -161,11 +168,11 @@ export function isNewerVersion(incoming: string | undefined, written: string | u
 export function toDestination(
   source: KubeObject,
   owner: { namespace: string; name: string },
-  patch?: { ops?: PatchOperation[]; skipIfNotFoundOnDelete?: boolean },
+  patch?: { ops?: PatchOperation[]; skipIfNotFoundOnDelete?: boolean; id?: string },
 ): PatchResult {
   const patched = applyUserPatch(cleanForDestination(source), patch?.ops, {
     skipIfNotFoundOnDelete: patch?.skipIfNotFoundOnDelete,
   });
   if (!patched.ok) return patched;
-  return { ok: true, object: markOwned(patched.object, owner, source) };
+  return { ok: true, object: markOwned(patched.object, owner, source, patch?.id) };
 }

@@ -5,8 +5,7 @@
  * expires (410 Gone after an etcd compaction). After each, the destination must converge to the
  * source: nothing missing, nothing extra, nothing stale.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { control } from '../../src/stack/stack.js';
@@ -14,6 +13,7 @@ import { stackDir } from '../../src/stack/paths.js';
 import { OWNER_LABEL, ownerLabelValue } from '../../src/replication/transform.js';
 import { createClusterAssets, deleteAllOurs, eventually, managementClients, target } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
+import { WorkerProcess } from './worker-process.js';
 
 const env = stackEnv();
 const { custom } = managementClients();
@@ -32,44 +32,8 @@ const taskQueue = uniqueName('crash');
 const owner = { namespace: ns, name: 'live' };
 const logFile = join(stackDir, 'logs', `${taskQueue}.log`);
 const COUNT = 600;
-let worker: ChildProcess | undefined;
+const worker = new WorkerProcess({ taskQueue, namespace: ns, logFile });
 let stamp = 0;
-
-/** Starts the orchestrator as `npm start` would, watching only this test's namespace. */
-function startWorker(): ChildProcess {
-  const fd = openSync(logFile, 'a');
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/main.ts',
-      '--temporal-address',
-      env.TEMPORAL_ADDRESS,
-      '--kubeconfig',
-      env.MANAGEMENT_KUBECONFIG,
-      '--task-queue',
-      taskQueue,
-      '--namespaces',
-      ns,
-      '--log-level',
-      'info',
-    ],
-    { stdio: ['ignore', fd, fd] },
-  );
-  closeSync(fd);
-  return child;
-}
-
-async function stopWorker(signal: NodeJS.Signals): Promise<void> {
-  const w = worker;
-  worker = undefined;
-  if (!w || w.exitCode !== null) return;
-  const exited = new Promise((r) => w.once('exit', r));
-  w.kill(signal);
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-  if (w.exitCode === null) w.kill('SIGKILL');
-}
 
 async function listAll(api: CoreV1Api, labelSelector?: string): Promise<V1ConfigMap[]> {
   const out: V1ConfigMap[] = [];
@@ -157,7 +121,7 @@ beforeAll(async () => {
       ),
     );
   }
-  worker = startWorker();
+  worker.start();
   await custom.createNamespacedCustomObject({
     ...target('LiveSynchronization', ns, 'live'),
     body: {
@@ -191,9 +155,9 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  if (!worker) worker = startWorker();
+  if (!worker.running) worker.start();
   await deleteAllOurs(custom, ns, 90_000).catch(() => undefined);
-  await stopWorker('SIGTERM');
+  await worker.stop('SIGTERM');
 }, 180_000);
 
 it('survives kill -9 of the worker in the middle of the initial sync', async () => {
@@ -205,9 +169,9 @@ it('survives kill -9 of the worker in the middle of the initial sync', async () 
     },
     60_000,
   );
-  await stopWorker('SIGKILL');
+  await worker.stop('SIGKILL');
   await mutate(40);
-  worker = startWorker();
+  worker.start();
   await converged('after kill -9');
 }, 240_000);
 

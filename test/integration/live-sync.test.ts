@@ -448,6 +448,31 @@ describe('bad input and overlaps: reported, and the rest keeps replicating', () 
     await eventually('plain-1 replicated', () =>
       dst.core.readNamespacedSecret({ namespace: appNs, name: 'plain-1' }).catch(() => undefined),
     );
+    // Still Ready (the secrets entry replicates), but Degraded, naming the entry.
+    const conditions = await eventually('Degraded', async () => {
+      const c = (await getResource(custom, 'LiveSynchronization', ns, 'unserved'))?.status?.conditions;
+      return c?.find((x) => x.type === 'Degraded')?.status === 'True' ? c : undefined;
+    });
+    expect(conditions.find((c) => c.type === 'Degraded')?.message).toMatch(
+      /^spec\.config\.replication\.resources\[0\] \(example\.com\/v1\/widgets\): example\.com\/v1 is not served/,
+    );
+    expect(conditions.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'True',
+      reason: 'Replicating',
+    });
+  });
+
+  it('a LiveSynchronization whose only type is not served is not Ready, and says why', async () => {
+    await createLs('only-unserved', spec([{ group: 'example.com', version: 'v1', resource: 'widgets' }]));
+    const ready = await eventually('Ready=False', async () => {
+      const c = (await getResource(custom, 'LiveSynchronization', ns, 'only-unserved'))?.status?.conditions;
+      const r = c?.find((x) => x.type === 'Ready');
+      return r?.status === 'False' ? r : undefined;
+    });
+    expect(ready.reason).toBe('ReplicationFailing');
+    expect(ready.message).toMatch(
+      /^no resource entry replicates: spec\.config\.replication\.resources\[0\] \(example\.com\/v1\/widgets\)/,
+    );
   });
 
   it('without forceNamespaceCreation, waits for the destination namespace, then replicates', async () => {

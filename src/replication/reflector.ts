@@ -1,0 +1,176 @@
+/**
+ * A reflector, as client-go has it: lists one resource type (with an optional label selector),
+ * keeps every object in a map, and watches from the list's resourceVersion. When the stream ends
+ * or the server is unreachable it resumes from the last version seen (bookmarks included); only
+ * when the server says that version is gone (an ERROR event, 410 after compaction) does it list
+ * again, and then it reports every key that appeared, changed or disappeared meanwhile.
+ */
+import {
+  KubernetesObjectApi,
+  Watch,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import { kubeErrorText } from '../clients/kube.js';
+import type { Logger } from '../logger.js';
+import type { KubeObject } from './transform.js';
+
+/** What a reflector lists and watches. */
+export interface ReflectedType {
+  /** `v1` or `group/version`. */
+  apiVersion: string;
+  kind: string;
+  /** The collection's URL path, e.g. `/apis/apps/v1/deployments` (all namespaces). */
+  path: string;
+}
+
+/** Options of {@link Reflector}. */
+export interface ReflectorOptions {
+  kubeconfig: KubeConfig;
+  type: ReflectedType;
+  labelSelector?: string;
+  log: Logger;
+  /** Called with the key of every object that was added, changed or deleted after the first list. */
+  onChange: (key: string, event: 'added' | 'modified' | 'deleted' | 'relisted', object?: KubeObject) => void;
+  /** Called when a list after 410 Gone fails (the reflector keeps retrying). */
+  onError?: (err: unknown) => void;
+}
+
+/** `namespace/name` (`/name` for a cluster-scoped object). */
+export function keyOf(o: KubeObject): string {
+  return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+}
+
+/** Every object of a type (all pages of 500), and the list's resourceVersion to watch from. */
+export async function listAllPages(
+  api: KubernetesObjectApi,
+  type: { apiVersion: string; kind: string },
+  labelSelector?: string,
+): Promise<{ items: KubeObject[]; resourceVersion: string }> {
+  const items: KubeObject[] = [];
+  let resourceVersion = '';
+  let cont: string | undefined;
+  do {
+    const page: KubernetesListObject<KubernetesObject> = await api.list(
+      type.apiVersion,
+      type.kind,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      labelSelector,
+      500,
+      cont,
+    );
+    items.push(...(page.items as KubeObject[]));
+    cont = page.metadata?._continue;
+    resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+  } while (cont);
+  return { items, resourceVersion };
+}
+
+/** Lists and watches one type; {@link Reflector.objects} is the source's current state. */
+export class Reflector {
+  /** Every object seen, by `namespace/name`, with apiVersion and kind set. */
+  readonly objects = new Map<string, KubeObject>();
+  private readonly api: KubernetesObjectApi;
+  /** The running watch's abort, if any. */
+  private current?: AbortController;
+  private resourceVersion = '';
+  private stopped = false;
+
+  constructor(private readonly opts: ReflectorOptions) {
+    this.api = KubernetesObjectApi.makeApiClient(opts.kubeconfig);
+  }
+
+  /** Lists once (filling {@link Reflector.objects}); call {@link Reflector.watch} after. */
+  async list(): Promise<void> {
+    const { items, resourceVersion } = await listAllPages(this.api, this.opts.type, this.opts.labelSelector);
+    this.objects.clear();
+    for (const item of items) this.objects.set(keyOf(item), this.typed(item));
+    this.resourceVersion = resourceVersion;
+  }
+
+  /** Starts watching from the last list (or version seen). */
+  watch(): void {
+    this.startWatch(this.resourceVersion, 0);
+  }
+
+  /** Stops watching. */
+  stop(): void {
+    this.stopped = true;
+    this.current?.abort();
+  }
+
+  private typed(o: KubeObject): KubeObject {
+    return { ...o, apiVersion: this.opts.type.apiVersion, kind: this.opts.type.kind };
+  }
+
+  /** Lists again after 410 Gone and reports every key that is new, gone or possibly changed. */
+  private async relist(): Promise<void> {
+    const before = new Set(this.objects.keys());
+    await this.list();
+    for (const key of new Set([...before, ...this.objects.keys()])) this.opts.onChange(key, 'relisted');
+  }
+
+  private startWatch(resourceVersion: string, attempt: number): void {
+    if (this.stopped) return;
+    let restarted = false;
+    let latest = resourceVersion;
+    const restart = (why: string, relist: boolean) => {
+      if (restarted || this.stopped) return;
+      restarted = true;
+      const delay = relist ? 1000 : Math.min(5000, 200 * 2 ** attempt);
+      if (relist) this.opts.log.warn({ why }, 'watch expired (410 Gone); listing again');
+      else this.opts.log.debug({ why, attempt }, 'watch ended; resuming from the last version seen');
+      setTimeout(() => {
+        if (!relist) {
+          this.startWatch(latest, attempt + 1);
+          return;
+        }
+        this.relist().then(
+          () => this.startWatch(this.resourceVersion, 0),
+          (err) => {
+            this.opts.onError?.(err);
+            this.opts.log.error({ err: kubeErrorText(err) }, 'error listing objects in cluster');
+            restarted = false;
+            restart('list failed', true);
+          },
+        );
+      }, delay);
+    };
+    void new Watch(this.opts.kubeconfig)
+      .watch(
+        this.opts.type.path,
+        { resourceVersion, allowWatchBookmarks: true, labelSelector: this.opts.labelSelector },
+        (phase, obj: KubeObject & { code?: number }) => {
+          if (phase === 'ERROR') {
+            restart(`watch error ${obj.code ?? ''}`, true); // 410 Gone: our version was compacted away
+            return;
+          }
+          attempt = 0;
+          latest = obj.metadata?.resourceVersion ?? latest;
+          this.resourceVersion = latest;
+          if (phase === 'BOOKMARK') return;
+          const key = keyOf(obj);
+          // With a label selector, an object whose labels stop matching arrives as DELETED.
+          if (phase === 'DELETED') this.objects.delete(key);
+          else this.objects.set(key, this.typed(obj));
+          const event = phase === 'DELETED' ? 'deleted' : phase === 'ADDED' ? 'added' : 'modified';
+          this.opts.onChange(key, event, obj);
+        },
+        (err) =>
+          restart(
+            err ? kubeErrorText(err) : 'closed by the server',
+            (err as { statusCode?: number } | null)?.statusCode === 410,
+          ),
+      )
+      .then((abort) => {
+        if (this.stopped) abort.abort();
+        else this.current = abort;
+      })
+      .catch((err) => restart(kubeErrorText(err), false));
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The orchestrator as a child process, started the way `npm start` starts it and watching only a
+ * test's namespace, so that a test can kill it with -9 as a crash would.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { stackEnv } from './stack-env.js';
+
+/** One orchestrator process at a time, on one task queue, logging to one file. */
+export class WorkerProcess {
+  private child?: ChildProcess;
+
+  constructor(private readonly opts: { taskQueue: string; namespace: string; logFile: string }) {}
+
+  /** Starts the orchestrator (its output is appended to the log file). */
+  start(): void {
+    const env = stackEnv();
+    const fd = openSync(this.opts.logFile, 'a');
+    this.child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/main.ts',
+        '--temporal-address',
+        env.TEMPORAL_ADDRESS,
+        '--kubeconfig',
+        env.MANAGEMENT_KUBECONFIG,
+        '--task-queue',
+        this.opts.taskQueue,
+        '--namespaces',
+        this.opts.namespace,
+        '--log-level',
+        'info',
+      ],
+      { stdio: ['ignore', fd, fd] },
+    );
+    closeSync(fd);
+  }
+
+  /** Whether a process was started and has not been stopped. */
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** Stops it with `signal` (SIGKILL after 20 s if it does not exit). */
+  async stop(signal: NodeJS.Signals): Promise<void> {
+    const w = this.child;
+    this.child = undefined;
+    if (!w || w.exitCode !== null) return;
+    const exited = new Promise((r) => w.once('exit', r));
+    w.kill(signal);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    if (w.exitCode === null) w.kill('SIGKILL');
+  }
+}
