@@ -58,14 +58,55 @@ export function reuseConnections(kc: KubeConfig): KubeConfig {
 }
 
 /**
+ * An error body as client-node gives it, read: its generated APIs give the response text (a
+ * Status as JSON, or plain text from something that is not an API server); its log and metrics
+ * helpers give a parsed V1Status.
+ */
+function readBody(body: unknown): { status?: { message?: unknown; reason?: unknown }; text?: string } {
+  if (typeof body !== 'string') return { status: (body ?? undefined) as object | undefined };
+  try {
+    return { status: JSON.parse(body) as object };
+  } catch {
+    return { text: body };
+  }
+}
+
+/** The first non-empty line of `text`, trimmed. */
+function firstLine(text: string): string {
+  return (
+    text
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? ''
+  );
+}
+
+/** `value` if it is a string with something in it. */
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value : undefined;
+}
+
+/**
  * One line for an error of @kubernetes/client-node: the API server's Status message when the body
- * has one (an ApiException's message is several lines of code, body and headers), else the
- * error's own message.
+ * has one, whole (`services "web" already exists`), else the error's own first line. An
+ * ApiException's message is several lines (code, message, body, headers): without a Status
+ * message, its first line is followed by what else there is, e.g. `HTTP-Code: 404 (404 page not
+ * found)` for a plain-text body, `HTTP-Code: 401 (Unauthorized)` for the client's own word.
  */
 export function kubeErrorText(err: unknown): string {
-  const e = err as { body?: unknown; message?: string } | null | undefined;
-  const body = typeof e?.body === 'string' ? e.body : JSON.stringify(e?.body ?? '');
-  return (/"message":"([^"]+)"/.exec(body)?.[1] ?? e?.message ?? String(err)).split('\n')[0];
+  const e = err as { body?: unknown; message?: unknown } | null | undefined;
+  const { status, text } = readBody(e?.body);
+  const fromStatus = nonEmpty(status?.message);
+  if (fromStatus) return fromStatus.replace(/\s*\n\s*/g, ' ').trim();
+  const message = nonEmpty(e?.message) ?? String(err);
+  const first = firstLine(message);
+  if (!first.startsWith('HTTP-Code:')) return first;
+  const said = /^Message: (.*)$/m.exec(message)?.[1]?.trim();
+  const detail =
+    nonEmpty(text && firstLine(text).slice(0, 200)) ??
+    nonEmpty(status?.reason) ??
+    (said !== 'Unknown API Status Code!' ? nonEmpty(said) : undefined);
+  return detail ? `${first} (${detail})` : first;
 }
 
 /** How many pooled agents this process holds (for tests). */

@@ -1,6 +1,7 @@
-import type { Agent } from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
-import { pooledAgentCount, reuseConnections } from '../../src/clients/kube.js';
+import { createServer, type Agent } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { kubeErrorText, pooledAgentCount, reuseConnections } from '../../src/clients/kube.js';
 
 const kubeconfig = (server: string, user: string) =>
   JSON.stringify({
@@ -38,5 +39,133 @@ describe('reuseConnections', () => {
     const c = agentOf(load('https://127.0.0.1:8443'), { cert: 'A', key: 'a' });
     expect(new Set([a, b, c]).size).toBe(3);
     expect(pooledAgentCount()).toBe(before + 3);
+  });
+});
+
+/** A Status body exactly as kube-apiserver writes it. */
+function statusBody(code: number, reason: string, message: string): string {
+  return JSON.stringify({
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    code,
+  });
+}
+
+/** What a client-node 1.x generated API throws for a status it does not model (see its gen/apis). */
+function apiException(code: number, body: unknown, word = 'Unknown API Status Code!'): ApiException<unknown> {
+  return new ApiException(code, word, body, { 'content-type': 'application/json' });
+}
+
+/** The error client-node throws when `createNamespacedService` gets `status` and `body` back. */
+async function thrownByClient(
+  status: number,
+  body: string,
+  contentType = 'application/json',
+): Promise<unknown> {
+  const server = createServer((_, res) => {
+    res.writeHead(status, { 'content-type': contentType });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        {
+          name: 'c',
+          server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          skipTLSVerify: true,
+        },
+      ],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    await kc
+      .makeApiClient(CoreV1Api)
+      .createNamespacedService({ namespace: 'dr', body: { metadata: { name: 'web' } } });
+    throw new Error('no error');
+  } catch (err) {
+    return err;
+  } finally {
+    server.close();
+  }
+}
+
+describe('kubeErrorText', () => {
+  it('gives the whole Status message of a real client-node error, quotes included', async () => {
+    const err = await thrownByClient(409, statusBody(409, 'AlreadyExists', 'services "web" already exists'));
+    expect(err).toBeInstanceOf(ApiException);
+    expect(kubeErrorText(err)).toBe('services "web" already exists');
+  });
+
+  it('falls back to the code and the text of a body that is not JSON', async () => {
+    const err = await thrownByClient(404, '404 page not found\n', 'text/plain');
+    expect(kubeErrorText(err)).toBe('HTTP-Code: 404 (404 page not found)');
+  });
+
+  it.each([
+    [
+      'a Status as text (generated APIs)',
+      apiException(
+        422,
+        statusBody(
+          422,
+          'Invalid',
+          'Service "web" is invalid: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive',
+        ),
+      ),
+      'Service "web" is invalid: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive',
+    ],
+    [
+      'a parsed Status (log and metrics helpers)',
+      apiException(429, {
+        kind: 'Status',
+        message: 'storage is (re)initializing',
+        reason: 'TooManyRequests',
+      }),
+      'storage is (re)initializing',
+    ],
+    [
+      'a Status message on several lines',
+      apiException(500, statusBody(500, 'InternalError', 'first\n  second')),
+      'first second',
+    ],
+    [
+      'a Status with a reason only',
+      apiException(503, '{"kind":"Status","reason":"ServiceUnavailable"}'),
+      'HTTP-Code: 503 (ServiceUnavailable)',
+    ],
+    [
+      "no body, the client's own word",
+      apiException(401, undefined, 'Unauthorized'),
+      'HTTP-Code: 401 (Unauthorized)',
+    ],
+    ['no body and nothing said', apiException(500, ''), 'HTTP-Code: 500'],
+    [
+      'a watch error (statusText)',
+      Object.assign(new Error('Too Many Requests'), { statusCode: 429 }),
+      'Too Many Requests',
+    ],
+    [
+      'a connection error',
+      Object.assign(
+        new Error('request to https://127.0.0.1:1/api failed, reason: connect ECONNREFUSED 127.0.0.1:1'),
+        {
+          code: 'ECONNREFUSED',
+        },
+      ),
+      'request to https://127.0.0.1:1/api failed, reason: connect ECONNREFUSED 127.0.0.1:1',
+    ],
+    ['an error on several lines', new Error('first line\nsecond line'), 'first line'],
+    ['a string', 'boom', 'boom'],
+    ['undefined', undefined, 'undefined'],
+    ['null', null, 'null'],
+  ])('reads %s', (_, err, text) => {
+    expect(kubeErrorText(err)).toBe(text);
   });
 });
