@@ -23,6 +23,7 @@ import type {
   TaskRunSpec,
 } from '../src/api/types.js';
 import { validateResource as validate, type ResourceValidation } from '../src/api/validate.js';
+import { kubeErrorText } from '../src/clients/kube.js';
 import { connectZooKeeper } from '../src/clients/zookeeper.js';
 import type { Logger } from '../src/logger.js';
 import type { Problem } from '../src/plugins/index.js';
@@ -68,12 +69,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]);
 }
 
-/** The first line of an error, without secrets (client errors may echo request bodies). */
+/** One line for an error, without secrets (client errors may echo request bodies), for status. */
 function reasonOf(err: unknown): string {
-  const e = err as { code?: number | string; message?: string; body?: unknown };
-  const body = typeof e.body === 'string' ? e.body : JSON.stringify(e.body ?? '');
-  const fromBody = /"message":"([^"]+)"/.exec(body)?.[1];
-  return (fromBody ?? e.message ?? String(err)).split('\n')[0].slice(0, 300);
+  return kubeErrorText(err).slice(0, 300);
 }
 
 /** Builds the resource activities. */
