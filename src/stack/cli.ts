@@ -6,6 +6,7 @@ import { StackError } from './errors.js';
 import { control, down, readEnv, status, up, COMPONENTS } from './stack.js';
 import { ensureTools } from './tools.js';
 import { stackEnvFile } from './paths.js';
+import { endQuietlyWhenReaderCloses } from './output.js';
 
 const USAGE = `usage: npm run stack -- <command>
   up                     start the local stack (or reuse the running one) and write ${stackEnvFile}
@@ -66,6 +67,8 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+endQuietlyWhenReaderCloses(process.stdout);
+endQuietlyWhenReaderCloses(process.stderr);
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof StackError) console.error(`error: ${err.oneLine()}`);
   else console.error(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

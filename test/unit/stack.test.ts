@@ -64,3 +64,22 @@ describe('pidAlive', () => {
     }
   });
 });
+
+describe('npm run stack -- status | head -1', () => {
+  it('ends quietly with the status exit code when the reader has gone (no EPIPE crash)', async () => {
+    // A stack whose eight components are all down: eight lines, exit code 3.
+    const dir = mkdtempSync(join(tmpdir(), 'stack-status-'));
+    const ports = Object.fromEntries(COMPONENTS.map((c, i) => [c, { main: 1 + i }]));
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ components: {}, ports }));
+    const cli = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'src/stack/cli.ts', 'status'], {
+      env: { ...process.env, STACK_DIR: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cli.stdout.destroy(); // the reader goes before the first line is written, as head does after one
+    let stderr = '';
+    cli.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(cli, 'close')) as [number | null];
+    expect(stderr).toBe('');
+    expect(code).toBe(3);
+  }, 60_000);
+});
