@@ -24,7 +24,7 @@ import {
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { ALL_KINDS, API_VERSION, kindInfo, type Kind, type ResourceRef } from '../api/kinds.js';
 import type { Resource } from '../api/types.js';
-import { kubeErrorText } from '../clients/kube.js';
+import { isTransientKubeError, kubeErrorText } from '../clients/kube.js';
 import type { Logger } from '../logger.js';
 import {
   RESOURCE_KIND,
@@ -85,6 +85,14 @@ export function keyOf(kind: Kind, namespace: string, name: string): string {
 
 const TERMINAL_PHASES = new Set(['Succeeded', 'Failed']);
 
+/**
+ * Transient failures in a row (see isTransientKubeError) of one watch or one key, retried with
+ * backoff, logged as warnings: a freshly started API server answers 429 "storage is
+ * (re)initializing" for a second or two, a restarting one refuses connections. Their backoff adds
+ * up to 15.5 s; the next ones are errors, since a server unavailable that long needs looking at.
+ */
+const TRANSIENT_FAILURES = 5;
+
 /** Starts watching and reconciling; resolves once every informer has listed. */
 export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   const log = opts.log.child({ component: 'bridge' });
@@ -98,8 +106,8 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     concurrency: opts.concurrency ?? 8,
     reconcile: (key) => reconcile(key),
     onError: (key, err, attempt) =>
-      log.error(
-        { key, attempt, err: err instanceof Error ? err.message : String(err) },
+      log[isTransientKubeError(err) && attempt <= TRANSIENT_FAILURES ? 'warn' : 'error'](
+        { key, attempt, err: kubeErrorText(err) },
         'reconcile failed; retrying',
       ),
   });
@@ -222,14 +230,17 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       // A failed list or watch stops the informer: start it again with exponential backoff
       // (0.5 s doubling to 30 s, reset once a start succeeds). A freshly started API server
       // answers 429 "storage is (re)initializing" for a second or two; a fixed 5 s wait there
-      // delayed every new object by seconds.
+      // delayed every new object by seconds. Such a failure is a warning until it lasts
+      // (TRANSIENT_FAILURES); what retrying cannot heal by itself (a missing CRD or permission)
+      // is an error at once.
       let failures = 0;
       let restartPending = false;
       const restart = (err: unknown) => {
         if (stopped || restartPending) return;
         restartPending = true;
         const delayMs = Math.min(30_000, 500 * 2 ** failures++);
-        log.error(
+        const level = isTransientKubeError(err) && failures <= TRANSIENT_FAILURES ? 'warn' : 'error';
+        log[level](
           { kind, namespace: ns ?? '*', err: kubeErrorText(err) },
           `watch failed; restarting in ${delayMs} ms`,
         );

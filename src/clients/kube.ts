@@ -109,6 +109,33 @@ export function kubeErrorText(err: unknown): string {
   return detail ? `${first} (${detail})` : first;
 }
 
+/** Socket errors of an API server that is restarting, not up yet or briefly out of reach. */
+const PASSING_SOCKET_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/**
+ * Whether an error of @kubernetes/client-node passes by itself, so that retrying is the answer:
+ * 429 (an API server that has just started answers "storage is (re)initializing"), a 5xx, or a
+ * connection refused, reset or cut (a server starting or restarting). Anything else (401, 403,
+ * 404, 422, …) needs someone to act.
+ */
+export function isTransientKubeError(err: unknown): boolean {
+  const e = err as { code?: unknown; statusCode?: unknown; cause?: unknown } | null | undefined;
+  const status = [e?.code, e?.statusCode].find((c): c is number => typeof c === 'number');
+  if (status !== undefined) return status === 429 || status >= 500;
+  return [e?.code, (e?.cause as { code?: unknown } | null | undefined)?.code].some(
+    (c) => typeof c === 'string' && PASSING_SOCKET_ERRORS.has(c),
+  );
+}
+
 /** How many pooled agents this process holds (for tests). */
 export function pooledAgentCount(): number {
   return agents.size;

@@ -1,7 +1,12 @@
 import { createServer, type Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { kubeErrorText, pooledAgentCount, reuseConnections } from '../../src/clients/kube.js';
+import {
+  isTransientKubeError,
+  kubeErrorText,
+  pooledAgentCount,
+  reuseConnections,
+} from '../../src/clients/kube.js';
 
 const kubeconfig = (server: string, user: string) =>
   JSON.stringify({
@@ -167,5 +172,82 @@ describe('kubeErrorText', () => {
     ['null', null, 'null'],
   ])('reads %s', (_, err, text) => {
     expect(kubeErrorText(err)).toBe(text);
+  });
+});
+
+/** The error client-node throws when nothing listens on the API server's port. */
+async function thrownByClosedPort(): Promise<unknown> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return kc
+    .makeApiClient(CoreV1Api)
+    .listNamespace()
+    .then(
+      () => new Error('no error'),
+      (err: unknown) => err,
+    );
+}
+
+describe('isTransientKubeError', () => {
+  it('is true for a real 429 "storage is (re)initializing" of a freshly started API server', async () => {
+    const err = await thrownByClient(429, statusBody(429, 'TooManyRequests', 'storage is (re)initializing'));
+    expect(isTransientKubeError(err)).toBe(true);
+  });
+
+  it('is true for a real connection refused (a server not up yet, or restarting)', async () => {
+    const err = await thrownByClosedPort();
+    expect(kubeErrorText(err)).toMatch(/ECONNREFUSED/);
+    expect(isTransientKubeError(err)).toBe(true);
+  });
+
+  it('is false for a real 404 (a CRD that is not installed)', async () => {
+    const err = await thrownByClient(
+      404,
+      statusBody(404, 'NotFound', 'the server could not find the requested resource'),
+    );
+    expect(isTransientKubeError(err)).toBe(false);
+  });
+
+  it.each([
+    ['429 from a list', apiException(429, statusBody(429, 'TooManyRequests', 'storage is (re)initializing'))],
+    ['500', apiException(500, statusBody(500, 'InternalError', 'etcdserver: request timed out'))],
+    [
+      '503',
+      apiException(
+        503,
+        statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'),
+      ),
+    ],
+    ['a watch 429 (statusCode)', Object.assign(new Error('Too Many Requests'), { statusCode: 429 })],
+    ['a watch 504', Object.assign(new Error('Gateway Timeout'), { statusCode: 504 })],
+    ['a connection reset', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+    [
+      'a watch cut short',
+      Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }),
+    ],
+    ['a cause with a socket error', new Error('fetch failed', { cause: { code: 'ECONNREFUSED' } })],
+  ])('is true for %s', (_, err) => {
+    expect(isTransientKubeError(err)).toBe(true);
+  });
+
+  it.each([
+    ['401', apiException(401, undefined, 'Unauthorized')],
+    ['403', apiException(403, statusBody(403, 'Forbidden', 'livesynchronizations is forbidden'))],
+    ['422', apiException(422, statusBody(422, 'Invalid', 'Service "web" is invalid'))],
+    ['a watch 404', Object.assign(new Error('Not Found'), { statusCode: 404 })],
+    ['an unknown host', Object.assign(new Error('getaddrinfo ENOTFOUND nowhere'), { code: 'ENOTFOUND' })],
+    ['a plain error', new Error('boom')],
+    ['undefined', undefined],
+  ])('is false for %s', (_, err) => {
+    expect(isTransientKubeError(err)).toBe(false);
   });
 });
