@@ -259,7 +259,21 @@ async function readyReason(): Promise<string | undefined> {
   return (await replication()).status?.conditions?.find((c) => c.type === 'Ready')?.reason;
 }
 
+/** Removes the sample's `env` label from source namespaces (they stay Terminating without a controller manager). */
+async function unlabelSampleNamespaces(): Promise<void> {
+  const labelled = await src.core.listNamespace({ labelSelector: 'env in (pre,pre-second)' });
+  for (const n of labelled.items)
+    await src.core
+      .patchNamespace(
+        { name: n.metadata!.name!, body: { metadata: { labels: { env: null } } } } as never,
+        MERGE,
+      )
+      .catch(() => undefined);
+}
+
 beforeAll(async () => {
+  // The sample selects every source namespace labelled env=pre or env=pre-second: leave only ours.
+  await unlabelSampleNamespaces();
   await mgmt.core.createNamespace({ body: { metadata: { name: ns } } });
   await createClusterAssets(custom, mgmt.core, ns);
   await mgmt.core.createNamespacedSecret({
@@ -293,6 +307,8 @@ beforeAll(async () => {
     await src.core.createNamespace({
       body: { metadata: { name: namespace, labels: label ? { env: label } : {} } },
     });
+    // The sample does not set forceNamespaceCreation: the standby's namespaces exist, as they would.
+    await dst.core.createNamespace({ body: { metadata: { name: namespace } } });
     for (const name of DEPLOYMENTS) {
       await src.apps.createNamespacedDeployment({ namespace, body: deployment(name) });
       if (label) expected.add(`deploy:${namespace}/${name}`);
@@ -326,11 +342,7 @@ afterAll(async () => {
   await worker.stop('SIGTERM');
   const stopping = watches.splice(0);
   for (const w of stopping) w.abort();
-  // Namespaces stay Terminating without a controller manager: unlabel them so no later run selects them.
-  for (const namespace of [pre, preSecond])
-    await src.core
-      .patchNamespace({ name: namespace, body: { metadata: { labels: { env: null } } } } as never, MERGE)
-      .catch(() => undefined);
+  await unlabelSampleNamespaces();
   s3.destroy();
 }, 180_000);
 
