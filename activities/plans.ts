@@ -20,7 +20,8 @@ import {
   RESOURCE_NAMESPACE,
   RESOURCE_UID,
 } from '../src/temporal/search-attributes.js';
-import { MERGE_PATCH } from './resources.js';
+import { getCustomObject, MERGE_PATCH } from '../src/kube/objects.js';
+import { isNotFound, isConflict } from '../src/kube/errors.js';
 
 /** What {@link createPlanActivities} needs. */
 export interface PlanActivityDeps {
@@ -139,19 +140,8 @@ export function createPlanActivities(deps: PlanActivityDeps) {
     }): Promise<string | undefined> {
       const { plan } = input;
       const info = kindInfo('SynchronizationPlan');
-      let current: Resource<'SynchronizationPlan'>;
-      try {
-        current = (await custom.getNamespacedCustomObject({
-          group: AUTOMATION_GROUP,
-          version: API_VERSION,
-          namespace: plan.namespace,
-          plural: info.plural,
-          name: plan.name,
-        })) as Resource<'SynchronizationPlan'>;
-      } catch (err) {
-        if ((err as { code?: number }).code === 404) return undefined;
-        throw err;
-      }
+      const current = await getCustomObject(custom, 'SynchronizationPlan', plan.namespace, plan.name);
+      if (!current) return undefined;
       if (current.metadata.uid !== plan.uid || current.metadata.deletionTimestamp) return undefined;
       const spec = current.spec;
       const name = synchronizationNameFor(plan.name, input.firedAtMs);
@@ -188,7 +178,7 @@ export function createPlanActivities(deps: PlanActivityDeps) {
           body,
         });
       } catch (err) {
-        if ((err as { code?: number }).code !== 409) throw err; // already created by an earlier attempt
+        if (!isConflict(err)) throw err; // already created by an earlier attempt
       }
       await custom.patchNamespacedCustomObjectStatus(
         {
@@ -226,7 +216,7 @@ export function createPlanActivities(deps: PlanActivityDeps) {
               name: s.metadata.name,
             })
             .catch((err) => {
-              if ((err as { code?: number }).code !== 404) throw err;
+              if (!isNotFound(err)) throw err;
             });
           deps.log.info(
             { plan: `${plan.namespace}/${plan.name}`, synchronization: s.metadata.name, phase },
@@ -239,18 +229,8 @@ export function createPlanActivities(deps: PlanActivityDeps) {
 
     /** The phase of a Synchronization, or 'Gone' when it no longer exists. */
     async synchronizationPhase(input: { namespace: string; name: string }): Promise<string> {
-      try {
-        const s = (await custom.getNamespacedCustomObject({
-          group,
-          version: API_VERSION,
-          plural,
-          ...input,
-        })) as Resource;
-        return s.status?.phase ?? 'Pending';
-      } catch (err) {
-        if ((err as { code?: number }).code === 404) return 'Gone';
-        throw err;
-      }
+      const s = await getCustomObject(custom, 'Synchronization', input.namespace, input.name);
+      return s ? (s.status?.phase ?? 'Pending') : 'Gone';
     },
 
     /** Deletes a Synchronization (Replace policy: the running firing makes way for the next). */
@@ -258,7 +238,7 @@ export function createPlanActivities(deps: PlanActivityDeps) {
       await custom
         .deleteNamespacedCustomObject({ group, version: API_VERSION, plural, ...input })
         .catch((err) => {
-          if ((err as { code?: number }).code !== 404) throw err;
+          if (!isNotFound(err)) throw err;
         });
     },
   };

@@ -26,7 +26,8 @@ import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kuberne
 import { TypeReplicator, type ReplicatorOptions, type ResourceStats } from '../src/replication/engine.js';
 import { groupByType } from '../src/replication/entries.js';
 import { isOwnedBy, OWNER_ANNOTATION, OWNER_LABEL, ownerLabelValue } from '../src/replication/transform.js';
-import { MERGE_PATCH } from './resources.js';
+import { getCustomObject, MERGE_PATCH } from '../src/kube/objects.js';
+import { isNotFound, isConflict } from '../src/kube/errors.js';
 
 /** What {@link createReplicationActivities} needs. */
 export interface ReplicationActivityDeps {
@@ -125,13 +126,13 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       };
       if (!task) {
         await objects.delete(header).catch((err) => {
-          if ((err as { code?: number }).code !== 404) throw err;
+          if (!isNotFound(err)) throw err;
         });
         return 'no recovery process';
       }
       const core = kc.makeApiClient(CoreV1Api);
       await core.createNamespace({ body: { metadata: { name: input.ref.namespace } } }).catch((err) => {
-        if ((err as { code?: number }).code !== 409) throw err;
+        if (!isConflict(err)) throw err;
       });
       const existing = await objects.read(header).catch(() => undefined);
       const owner = { namespace: input.ref.namespace, name: input.ref.name };
@@ -170,7 +171,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         isOwnedBy(existing as never, { namespace: input.ref.namespace, name: input.ref.name })
       ) {
         await objects.delete(header).catch((err) => {
-          if ((err as { code?: number }).code !== 404) throw err;
+          if (!isNotFound(err)) throw err;
         });
       }
     },
@@ -265,22 +266,18 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       };
       const { group, plural } = kindInfo('LiveSynchronization');
       const superseded = async (r: ResourceRef, generation: number): Promise<boolean> => {
+        let current: Resource | undefined;
         try {
-          const current = (await custom.getNamespacedCustomObject({
-            group,
-            version: API_VERSION,
-            namespace: r.namespace,
-            plural,
-            name: r.name,
-          })) as Resource;
-          return (
-            current.metadata.uid !== r.uid ||
-            (current.metadata.generation ?? 1) !== generation ||
-            Boolean(current.metadata.deletionTimestamp)
-          );
-        } catch (err) {
-          return (err as { code?: number }).code === 404;
+          current = await getCustomObject(custom, 'LiveSynchronization', r.namespace, r.name);
+        } catch {
+          return false; // unreachable now: keep replicating, ask again in a second
         }
+        return (
+          !current ||
+          current.metadata.uid !== r.uid ||
+          (current.metadata.generation ?? 1) !== generation ||
+          Boolean(current.metadata.deletionTimestamp)
+        );
       };
       let lastWritten = '';
       const writeStatus = async () => {

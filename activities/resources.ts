@@ -4,13 +4,7 @@
  * and never leave: workflows see only "ready" and a message.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  VersionApi,
-} from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, VersionApi } from '@kubernetes/client-node';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { AssetLoader } from '../src/assets/load.js';
 import { ApplicationFailure } from '@temporalio/common';
@@ -23,10 +17,11 @@ import type {
   TaskRunSpec,
 } from '../src/api/types.js';
 import { validateResource as validate, type ResourceValidation } from '../src/api/validate.js';
-import { kubeErrorText } from '../src/clients/kube.js';
+import { isNotFound, kubeErrorText } from '../src/kube/errors.js';
 import { connectZooKeeper } from '../src/clients/zookeeper.js';
 import type { Logger } from '../src/logger.js';
 import type { Problem } from '../src/plugins/index.js';
+import { MERGE_PATCH } from '../src/kube/objects.js';
 
 /** What {@link createResourceActivities} needs. */
 export interface ResourceActivityDeps {
@@ -53,11 +48,6 @@ export interface ResourceEvent {
 const PROBE_TIMEOUT_MS = 5000;
 
 /** Request options that make client-node send a JSON merge patch (its default is a JSON patch). */
-export const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-function isNotFound(err: unknown): boolean {
-  return (err as { code?: number }).code === 404;
-}
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

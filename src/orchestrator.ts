@@ -9,7 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkerOptions } from '@temporalio/worker';
 import { startBridge, type Bridge } from './bridge/bridge.js';
-import { reuseConnections } from './clients/kube.js';
+import { reuseConnections } from './kube/connections.js';
 import type { Logger } from './logger.js';
 import { createWorker } from './temporal/worker.js';
 import { startAuditWebhook, type AuditWebhook } from './webhook/server.js';

@@ -5,9 +5,11 @@
  */
 import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { S3Client } from '@aws-sdk/client-s3';
-import { API_VERSION, kindInfo, type Kind } from '../api/kinds.js';
+import type { Kind } from '../api/kinds.js';
 import type { BucketSpec, DatabaseSpec, KubernetesClusterSpec, Resource } from '../api/types.js';
-import { reuseConnections } from '../clients/kube.js';
+import { reuseConnections } from '../kube/connections.js';
+import { isNotFound } from '../kube/errors.js';
+import { getCustomObject } from '../kube/objects.js';
 
 /** A loaded asset, or why it could not be loaded. */
 export type Loaded<T> = { ok: true; value: T } | { ok: false; reason: string; message: string };
@@ -26,10 +28,6 @@ export interface LoadedDatabase {
   auth: { user: string; password: string };
 }
 
-function isNotFound(err: unknown): boolean {
-  return (err as { code?: number }).code === 404;
-}
-
 /** Reads assets and their Secrets from the management cluster. */
 export class AssetLoader {
   private readonly custom: CustomObjectsApi;
@@ -46,19 +44,7 @@ export class AssetLoader {
     namespace: string,
     name: string,
   ): Promise<Resource<K> | undefined> {
-    const { group, plural } = kindInfo(kind);
-    try {
-      return (await this.custom.getNamespacedCustomObject({
-        group,
-        version: API_VERSION,
-        namespace,
-        plural,
-        name,
-      })) as Resource<K>;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    return getCustomObject(this.custom, kind, namespace, name);
   }
 
   private async secret(namespace: string, name: string): Promise<V1Secret | undefined> {

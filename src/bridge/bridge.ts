@@ -24,7 +24,8 @@ import {
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { ALL_KINDS, API_VERSION, kindInfo, type Kind, type ResourceRef } from '../api/kinds.js';
 import type { Resource } from '../api/types.js';
-import { isTransientKubeError, kubeErrorText } from '../clients/kube.js';
+import { backoffDelay } from '../kube/backoff.js';
+import { isTransientKubeError, kubeErrorText } from '../kube/errors.js';
 import type { Logger } from '../logger.js';
 import {
   RESOURCE_KIND,
@@ -33,7 +34,8 @@ import {
   RESOURCE_UID,
 } from '../temporal/search-attributes.js';
 import { FINALIZER, addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.js';
-import { KeyedQueue } from './queue.js';
+import { KeyedQueue } from '../kube/queue.js';
+import { getCustomObject } from '../kube/objects.js';
 
 /** Options of {@link startBridge}. */
 export interface BridgeOptions {
@@ -112,21 +114,9 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       ),
   });
 
-  async function getObject(kind: Kind, namespace: string, name: string): Promise<Resource | undefined> {
-    const { group, plural } = kindInfo(kind);
-    try {
-      return (await custom.getNamespacedCustomObject({
-        group,
-        version: API_VERSION,
-        namespace,
-        plural,
-        name,
-      })) as Resource;
-    } catch (err) {
-      if ((err as { code?: number }).code === 404) return undefined;
-      throw err;
-    }
-  }
+  const getObject = (kind: Kind, namespace: string, name: string): Promise<Resource | undefined> =>
+    getCustomObject(custom, kind, namespace, name);
+
 
   async function waitClosed(handle: WorkflowHandle, timeoutMs: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
@@ -238,7 +228,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       const restart = (err: unknown) => {
         if (stopped || restartPending) return;
         restartPending = true;
-        const delayMs = Math.min(30_000, 500 * 2 ** failures++);
+        const delayMs = backoffDelay({ initialMs: 500, maxMs: 30_000 }, ++failures);
         const level = isTransientKubeError(err) && failures <= TRANSIENT_FAILURES ? 'warn' : 'error';
         log[level](
           { kind, namespace: ns ?? '*', err: kubeErrorText(err) },

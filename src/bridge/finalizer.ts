@@ -6,6 +6,7 @@ import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { API_VERSION, kindInfo, type Kind } from '../api/kinds.js';
 import type { Resource } from '../api/types.js';
+import { isNotFound } from '../kube/errors.js';
 
 /** The finalizer the bridge puts on every object it reconciles. */
 export const FINALIZER = 'automation.astronetes.io/workflow-cleanup';
@@ -49,7 +50,7 @@ export async function removeFinalizer(custom: CustomObjectsApi, obj: Resource): 
   try {
     await custom.patchNamespacedCustomObject({ ...target(obj), body: ops }, JSON_PATCH);
   } catch (err) {
-    if ((err as { code?: number }).code === 404) return false;
+    if (isNotFound(err)) return false;
     throw err;
   }
   return true;

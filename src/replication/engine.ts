@@ -19,13 +19,15 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { KeyedQueue } from '../bridge/queue.js';
-import { kubeErrorText } from '../clients/kube.js';
+import { KeyedQueue } from '../kube/queue.js';
+import { isConflict, isNotFound, kubeErrorText } from '../kube/errors.js';
+import { backoffDelay, type Backoff } from '../kube/backoff.js';
 import type { EntryProblem } from '../api/replication.js';
 import type { Logger } from '../logger.js';
 import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';
 import { objectKey, type GVR } from './layout.js';
-import { keyOf, listAllPages, Reflector, type ReflectedType } from './reflector.js';
+import { keyOf, Reflector, type ReflectedType } from './reflector.js';
+import { listAllPages } from '../kube/list.js';
 import {
   isNewerVersion,
   isOwnedBy,
@@ -69,8 +71,8 @@ export interface ReplicatorOptions {
   };
   /** Called with each write's lag (ms from the source event to the destination write). */
   onLag?: (ms: number) => void;
-  /** Milliseconds before a failed start (type not served, list refused) is tried again. Default 5000, doubling to 60000. */
-  startRetryMs?: number;
+  /** How a failed start (type not served, list refused) is tried again. Default 5 s, doubling to 60 s. */
+  startRetry?: Backoff;
 }
 
 interface Discovered {
@@ -229,7 +231,7 @@ export class TypeReplicator {
     } catch (err) {
       if (this.stopped) return;
       this.startError ??= kubeErrorText(err);
-      this.scheduleRetry(this.opts.startRetryMs ?? 5000);
+      this.scheduleRetry(1);
       throw err;
     }
   }
@@ -243,7 +245,8 @@ export class TypeReplicator {
     await this.queue.idle();
   }
 
-  private scheduleRetry(delayMs: number): void {
+  private scheduleRetry(attempt: number): void {
+    const delayMs = backoffDelay(this.opts.startRetry ?? { initialMs: 5000, maxMs: 60_000 }, attempt);
     this.retryTimer = setTimeout(() => {
       if (this.stopped) return;
       this.startOnce().then(
@@ -254,7 +257,7 @@ export class TypeReplicator {
         (err) => {
           if (this.stopped) return;
           this.startError = this.startError ?? kubeErrorText(err);
-          this.scheduleRetry(Math.min(60_000, delayMs * 2));
+          this.scheduleRetry(attempt + 1);
         },
       );
     }, delayMs);
@@ -288,7 +291,7 @@ export class TypeReplicator {
     let destination: KubeObject[];
     try {
       [{ items: destination }] = await Promise.all([
-        listAllPages(this.dst, discovered),
+        listAllPages<KubeObject>(this.dst, discovered),
         ...[...views.values()].map((v) => v.list()),
       ]);
     } catch (err) {
@@ -413,7 +416,7 @@ export class TypeReplicator {
       this.knownDestinationNamespaces.add(ns);
       return true;
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) throw err;
+      if (!isNotFound(err)) throw err;
     }
     this.log.info({ namespace: ns }, 'namespace not found in cluster');
     if (!this.opts.forceNamespaceCreation) return false;
@@ -422,7 +425,7 @@ export class TypeReplicator {
       await core.createNamespace({ body: { metadata: { name: ns } } });
       this.log.info({ namespace: ns }, 'namespace created in cluster');
     } catch (err) {
-      if ((err as { code?: number }).code !== 409) {
+      if (!isConflict(err)) {
         this.log.error({ namespace: ns, err: kubeErrorText(err) }, 'error creating namespace in cluster');
         throw err;
       }
@@ -562,7 +565,7 @@ export class TypeReplicator {
       await this.dst.delete(ref);
       this.log.info({ destinationObject: ref.metadata }, 'object deleted in cluster');
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) {
+      if (!isNotFound(err)) {
         this.log.error(
           { destinationObject: ref.metadata, err: kubeErrorText(err) },
           'error deleting object in cluster',

@@ -5,14 +5,10 @@
  * when the server says that version is gone (an ERROR event, 410 after compaction) does it list
  * again, and then it reports every key that appeared, changed or disappeared meanwhile.
  */
-import {
-  KubernetesObjectApi,
-  Watch,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
-import { kubeErrorText } from '../clients/kube.js';
+import { KubernetesObjectApi, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { backoffDelay } from '../kube/backoff.js';
+import { listAllPages } from '../kube/list.js';
+import { kubeErrorText } from '../kube/errors.js';
 import type { Logger } from '../logger.js';
 import type { KubeObject } from './transform.js';
 
@@ -42,34 +38,8 @@ export function keyOf(o: KubeObject): string {
   return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }
 
-/** Every object of a type (all pages of 500), and the list's resourceVersion to watch from. */
-export async function listAllPages(
-  api: KubernetesObjectApi,
-  type: { apiVersion: string; kind: string },
-  labelSelector?: string,
-): Promise<{ items: KubeObject[]; resourceVersion: string }> {
-  const items: KubeObject[] = [];
-  let resourceVersion = '';
-  let cont: string | undefined;
-  do {
-    const page: KubernetesListObject<KubernetesObject> = await api.list(
-      type.apiVersion,
-      type.kind,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      labelSelector,
-      500,
-      cont,
-    );
-    items.push(...(page.items as KubeObject[]));
-    cont = page.metadata?._continue;
-    resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-  } while (cont);
-  return { items, resourceVersion };
-}
+/** Delays before a watch that ended resumes: 200 ms doubling to 5 s. */
+const RESUME = { initialMs: 200, maxMs: 5000 };
 
 /** Lists and watches one type; {@link Reflector.objects} is the source's current state. */
 export class Reflector {
@@ -87,7 +57,11 @@ export class Reflector {
 
   /** Lists once (filling {@link Reflector.objects}); call {@link Reflector.watch} after. */
   async list(): Promise<void> {
-    const { items, resourceVersion } = await listAllPages(this.api, this.opts.type, this.opts.labelSelector);
+    const { items, resourceVersion } = await listAllPages<KubeObject>(
+      this.api,
+      this.opts.type,
+      this.opts.labelSelector,
+    );
     this.objects.clear();
     for (const item of items) this.objects.set(keyOf(item), this.typed(item));
     this.resourceVersion = resourceVersion;
@@ -122,7 +96,7 @@ export class Reflector {
     const restart = (why: string, relist: boolean) => {
       if (restarted || this.stopped) return;
       restarted = true;
-      const delay = relist ? 1000 : Math.min(5000, 200 * 2 ** attempt);
+      const delay = relist ? 1000 : backoffDelay(RESUME, attempt + 1);
       if (relist) this.opts.log.warn({ why }, 'watch expired (410 Gone); listing again');
       else this.opts.log.debug({ why, attempt }, 'watch ended; resuming from the last version seen');
       setTimeout(() => {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig, Watch, type V1ConfigMap } from '@kubernetes/client-node';
-import { reuseConnections } from '../../src/clients/kube.js';
+import { reuseConnections } from '../../src/kube/connections.js';
 import { pool, retry } from './util.js';
 
 /** Loads a kubeconfig file. */

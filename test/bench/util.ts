@@ -2,7 +2,7 @@
  * Small helpers of the benchmark: abortable sleeps, a bounded-concurrency pool, retries of setup
  * calls, percentiles and number formatting. No I/O of their own.
  */
-import { kubeErrorText } from '../../src/clients/kube.js';
+import { kubeErrorText } from '../../src/kube/errors.js';
 
 /** Sleeps `ms`, or rejects at once when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

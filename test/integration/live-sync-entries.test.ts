@@ -182,14 +182,23 @@ const sorted = (s: Set<string>) => [...s].sort();
 
 /** Waits until the destination and the bucket hold exactly `expected`, then checks the copies' content. */
 async function exactlyExpected(step: string): Promise<void> {
-  let last = '';
   await eventually(
-    `${step}: destination and bucket hold exactly what the filters select (last: ${last})`,
+    `${step}: destination and bucket hold exactly what the filters select`,
     async () => {
       const [copies, originals] = await Promise.all([destinationCopies(), bucketOriginals()]);
-      last = `copies ${sorted(copies).join(',')}; originals ${sorted(originals).join(',')}`;
-      const want = JSON.stringify(sorted(expected));
-      return JSON.stringify(sorted(copies)) === want && JSON.stringify(sorted(originals)) === want;
+      const want = sorted(expected);
+      const diff = (have: Set<string>) => [
+        ...want.filter((k) => !have.has(k)).map((k) => `missing ${k}`),
+        ...sorted(have)
+          .filter((k) => !expected.has(k))
+          .map((k) => `extra ${k}`),
+      ];
+      const problems = [
+        ...diff(copies).map((d) => `copy ${d}`),
+        ...diff(originals).map((d) => `original ${d}`),
+      ];
+      if (problems.length) throw new Error(problems.join(', '));
+      return true;
     },
     90_000,
   );
@@ -233,16 +242,18 @@ async function resyncAfter(since: number, what: string): Promise<void> {
 
 /** Waits until status counts, per entry, are `inSync` with nothing pending or failed. */
 async function countsAre(inSync: number[], what: string): Promise<void> {
-  let last = '';
   await eventually(
-    `${what}: status.replication counts ${inSync.join(',')} (last: ${last})`,
+    `${what}: status.replication counts inSync ${inSync.join(',')}, nothing pending or failed`,
     async () => {
       const rep = (await replication()).rep;
-      last = JSON.stringify(rep?.resources.map((r) => [r.inSync, r.pending, r.failed]));
-      return (
+      const ok =
         rep?.resources.length === inSync.length &&
-        rep.resources.every((r, i) => r.inSync === inSync[i] && r.pending === 0 && r.failed === 0)
-      );
+        rep.resources.every((r, i) => r.inSync === inSync[i] && r.pending === 0 && r.failed === 0);
+      if (!ok)
+        throw new Error(
+          `[inSync, pending, failed] per entry: ${JSON.stringify(rep?.resources.map((r) => [r.inSync, r.pending, r.failed]))}`,
+        );
+      return true;
     },
     60_000,
   );

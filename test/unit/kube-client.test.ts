@@ -1,12 +1,8 @@
 import { createServer, type Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import {
-  isTransientKubeError,
-  kubeErrorText,
-  pooledAgentCount,
-  reuseConnections,
-} from '../../src/clients/kube.js';
+import { pooledAgentCount, reuseConnections } from '../../src/kube/connections.js';
+import { isTransientKubeError, kubeErrorText } from '../../src/kube/errors.js';
 
 const kubeconfig = (server: string, user: string) =>
   JSON.stringify({

@@ -1,5 +1,5 @@
 import { liveSyncPrefix, objectKey, parseObjectKey } from '../../src/replication/layout.js';
-import { formatLabelSelector } from '../../src/replication/selectors.js';
+import { formatLabelSelector } from '../../src/kube/selectors.js';
 import {
   applyUserPatch,
   cleanForDestination,

@@ -5,6 +5,8 @@
  * most `concurrency` keys are reconciled at once.
  */
 
+import { backoffDelay, type Backoff } from './backoff.js';
+
 /** What a reconcile asks of the queue. */
 export interface ReconcileResult {
   /** Reconcile this key again after this many milliseconds. */
@@ -16,8 +18,8 @@ export interface KeyedQueueOptions {
   concurrency: number;
   reconcile: (key: string) => Promise<ReconcileResult | void>;
   onError: (key: string, err: unknown, attempt: number) => void;
-  baseBackoffMs?: number;
-  maxBackoffMs?: number;
+  /** Retry delays of a failed key; default 0.5 s doubling to 60 s. */
+  backoff?: Backoff;
 }
 
 /** The queue. */
@@ -102,8 +104,7 @@ export class KeyedQueue {
       const attempt = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, attempt);
       this.opts.onError(key, err, attempt);
-      const base = this.opts.baseBackoffMs ?? 500;
-      retryIn = Math.min(this.opts.maxBackoffMs ?? 60_000, base * 2 ** (attempt - 1));
+      retryIn = backoffDelay(this.opts.backoff ?? { initialMs: 500, maxMs: 60_000 }, attempt);
     } finally {
       this.running.delete(key);
     }
