@@ -30,7 +30,8 @@ export default tseslint.config(
   {
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           paths: forbiddenInWorkflows
@@ -41,7 +42,20 @@ export default tseslint.config(
                 'workflow code runs in the Temporal sandbox: no Node built-ins or I/O; use an activity',
             })),
           patterns: [
-            { group: ['@aws-sdk/*', '../src/stack/*', '../src/logger*'], message: 'no I/O in workflows' },
+            { group: ['@aws-sdk/*'], message: 'no I/O in workflows' },
+            {
+              // src/api/ is the workflow-safe part of src/: kinds, types, the bridge-workflow contract,
+              // problems, durations. Anything else of src/ (and activities/) only as a type.
+              regex: '^\\.\\./src/(?!api/)',
+              allowTypeImports: true,
+              message:
+                'workflows may import values only from src/api/ (the workflow-safe folder); use import type',
+            },
+            {
+              regex: '^\\.\\./activities/',
+              allowTypeImports: true,
+              message: 'workflows call activities through proxyActivities; import their types only',
+            },
           ],
         },
       ],

@@ -19,9 +19,10 @@ import {
   RESOURCE_NAME,
   RESOURCE_NAMESPACE,
   RESOURCE_UID,
-} from '../src/temporal/search-attributes.js';
+} from '../src/api/search-attributes.js';
 import { getCustomObject, MERGE_PATCH } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
+import { PLAN_FIRING_WORKFLOW_TYPE } from '../src/api/contract.js';
 
 /** What {@link createPlanActivities} needs. */
 export interface PlanActivityDeps {
@@ -76,7 +77,7 @@ export function createPlanActivities(deps: PlanActivityDeps) {
       const scheduleId = scheduleIdOf(ref);
       const action: ScheduleOptionsAction = {
         type: 'startWorkflow',
-        workflowType: 'synchronizationPlanFiringWorkflow',
+        workflowType: PLAN_FIRING_WORKFLOW_TYPE,
         args: [{ plan: ref }],
         taskQueue: deps.temporal.taskQueue,
         workflowId: `${scheduleId}/firing`,

@@ -16,7 +16,7 @@ import type {
   SynchronizationPlanSpec,
   TaskRunSpec,
 } from '../src/api/types.js';
-import { validateResource as validate, type ResourceValidation } from '../src/api/validate.js';
+import { validateResource as validate, type ResourceValidation } from '../src/validate.js';
 import { isNotFound, kubeErrorText } from '../src/kube/errors.js';
 import { connectZooKeeper } from '../src/clients/zookeeper.js';
 import type { Logger } from '../src/logger.js';

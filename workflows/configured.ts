@@ -7,9 +7,9 @@
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { PluginSpec } from '../src/api/types.js';
-import { parseGoDuration } from '../src/plugins/duration.js';
+import { parseGoDuration } from '../src/api/duration.js';
 import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kubernetes-objects-to-kubernetes.js';
-import { formatProblems } from '../src/plugins/types.js';
+import { formatProblems } from '../src/api/problems.js';
 import { runLongRunning, type Evaluation, type LongRunningInput } from './long-running.js';
 
 const { validateResource, upsertRecoveryTask, deleteRecoveryTask } = proxyActivities<Activities>({

@@ -18,7 +18,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { ResourceEvent } from '../activities/resources.js';
 import type { CommonStatus, Condition } from '../src/api/types.js';
-import { RUN_CONDITIONS_SIGNAL, type RunConditions } from '../src/api/replication.js';
+import { RUN_CONDITIONS_SIGNAL, type RunConditions } from '../src/api/contract.js';
 import { setCondition, specSignal, statusQuery, type ResourceInput, type SpecUpdate } from './resource.js';
 
 const { reportStatus } = proxyActivities<Activities>({

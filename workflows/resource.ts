@@ -5,6 +5,7 @@
 import { defineQuery, defineSignal, workflowInfo } from '@temporalio/workflow';
 import type { ResourceRef } from '../src/api/kinds.js';
 import type { CommonStatus, Condition } from '../src/api/types.js';
+import { SPEC_SIGNAL, STATUS_QUERY, type SpecUpdate } from '../src/api/contract.js';
 
 /** What the bridge starts a resource workflow with. */
 export interface ResourceInput<S = unknown> {
@@ -13,17 +14,13 @@ export interface ResourceInput<S = unknown> {
   spec: S;
 }
 
-/** A new generation of the spec; the workflow ignores generations it has already seen. */
-export interface SpecUpdate<S = unknown> {
-  generation: number;
-  spec: S;
-}
+export type { SpecUpdate } from '../src/api/contract.js';
 
 /** Signal the bridge sends (with signalWithStart) when `metadata.generation` changes. */
-export const specSignal = defineSignal<[SpecUpdate]>('spec');
+export const specSignal = defineSignal<[SpecUpdate]>(SPEC_SIGNAL);
 
 /** Query: the status the workflow last reported, for `temporal workflow query --type status`. */
-export const statusQuery = defineQuery<CommonStatus>('status');
+export const statusQuery = defineQuery<CommonStatus>(STATUS_QUERY);
 
 /**
  * Sets `type` in `conditions` the way Kubernetes does: `lastTransitionTime` changes only when the

@@ -7,7 +7,7 @@
 import { isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CommonStatus, Phase } from '../src/api/types.js';
-import { formatProblems } from '../src/plugins/types.js';
+import { formatProblems } from '../src/api/problems.js';
 import { setCondition, specSignal, statusQuery, type ResourceInput } from './resource.js';
 
 const { validateResource, reportStatus } = proxyActivities<Activities>({

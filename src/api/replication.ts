@@ -1,26 +1,10 @@
 /**
  * The contract between the `replicate` activity and the LiveSynchronization workflow about the
  * health of resource entries: the activity sends conditions when they change (rarely), the
- * workflow is the one that writes them to status. Pure, workflow-safe: no imports.
+ * workflow is the one that writes them to status. Pure; safe in workflows.
  */
 
-/** Signal a long-running run sends to its own workflow when the conditions it observes change. */
-export const RUN_CONDITIONS_SIGNAL = 'runConditions';
-
-/** A condition a run observes (the workflow adds observedGeneration and transition times). */
-export interface RunCondition {
-  type: string;
-  status: 'True' | 'False';
-  reason: string;
-  message: string;
-}
-
-/** Payload of {@link RUN_CONDITIONS_SIGNAL}: for one spec generation, the conditions the run observes. */
-export interface RunConditions {
-  generation: number;
-  /** A `Ready` entry overrides the evaluation's Ready; other types are set as they are. */
-  conditions: RunCondition[];
-}
+import type { RunCondition } from './contract.js';
 
 /** A resource entry that cannot replicate, or has objects that wait for a change. */
 export interface EntryProblem {

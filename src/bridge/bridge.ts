@@ -27,15 +27,11 @@ import type { Resource } from '../api/types.js';
 import { backoffDelay } from '../kube/backoff.js';
 import { isTransientKubeError, kubeErrorText } from '../kube/errors.js';
 import type { Logger } from '../logger.js';
-import {
-  RESOURCE_KIND,
-  RESOURCE_NAME,
-  RESOURCE_NAMESPACE,
-  RESOURCE_UID,
-} from '../temporal/search-attributes.js';
+import { RESOURCE_KIND, RESOURCE_NAME, RESOURCE_NAMESPACE, RESOURCE_UID } from '../api/search-attributes.js';
 import { FINALIZER, addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.js';
 import { KeyedQueue } from '../kube/queue.js';
 import { getCustomObject } from '../kube/objects.js';
+import { SPEC_SIGNAL, WORKFLOW_TYPE, workflowIdOf } from '../api/contract.js';
 
 /** Options of {@link startBridge}. */
 export interface BridgeOptions {
@@ -60,24 +56,6 @@ export interface Bridge {
   /** Resolves when the queue is empty (tests use it; delayed retries do not count). */
   idle(): Promise<void>;
   stop(): Promise<void>;
-}
-
-/** The workflow type that serves each kind. */
-export const WORKFLOW_TYPE: Record<Kind, string> = {
-  KubernetesCluster: 'assetWorkflow',
-  Bucket: 'assetWorkflow',
-  Database: 'assetWorkflow',
-  LiveSynchronization: 'liveSynchronizationWorkflow',
-  Synchronization: 'synchronizationWorkflow',
-  SynchronizationPlan: 'synchronizationPlanWorkflow',
-  Backup: 'backupWorkflow',
-  Task: 'taskWorkflow',
-  TaskRun: 'taskRunWorkflow',
-};
-
-/** The workflow id of one object: kind, namespace, name and uid (a re-created object gets a fresh one). */
-export function workflowIdOf(ref: ResourceRef): string {
-  return `${ref.kind}/${ref.namespace}/${ref.name}/${ref.uid}`;
 }
 
 /** `kind/namespace/name`, the queue key of an object. */
@@ -116,7 +94,6 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
 
   const getObject = (kind: Kind, namespace: string, name: string): Promise<Resource | undefined> =>
     getCustomObject(custom, kind, namespace, name);
-
 
   async function waitClosed(handle: WorkflowHandle, timeoutMs: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
@@ -178,7 +155,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
         workflowId,
         taskQueue: opts.taskQueue,
         args: [{ ref, generation, spec: obj.spec, recheckSeconds: opts.recheckSeconds }],
-        signal: 'spec',
+        signal: SPEC_SIGNAL,
         signalArgs: [{ generation, spec: obj.spec }],
         workflowIdReusePolicy:
           info.lifecycle === 'run-once'

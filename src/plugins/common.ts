@@ -4,7 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import jsonpatch from 'fast-json-patch';
-import { parseGoDuration } from './duration.js';
+import { parseGoDuration } from '../api/duration.js';
 import type { Problem } from './types.js';
 
 export { parseGoDuration };

@@ -10,7 +10,8 @@ import { customImage, kubernetesObjectsTransformation, runSynchronization } from
 import type { Plugin, Problem } from './types.js';
 import { zookeeperToZookeeperNodes } from './zookeeper-to-zookeeper-nodes.js';
 
-export { formatProblems, type Plugin, type Problem } from './types.js';
+export { formatProblems, type Problem } from '../api/problems.js';
+export type { Plugin } from './types.js';
 
 /** Every plugin the orchestrator knows. */
 export const PLUGINS: readonly Plugin[] = [

@@ -5,12 +5,9 @@
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Kind } from '../api/kinds.js';
+import type { Problem } from '../api/problems.js';
 
-/** One problem with a resource, named by its field path (`spec.config.rootPath`). */
-export interface Problem {
-  path: string;
-  message: string;
-}
+export type { Problem } from '../api/problems.js';
 
 /** A plugin of the orchestrator. */
 export interface Plugin<S extends TSchema = TSchema> {
@@ -27,9 +24,4 @@ export interface Plugin<S extends TSchema = TSchema> {
   normalize?(config: unknown): { config: unknown; warnings: Problem[] };
   /** Checks the schema cannot express (regular expressions compile, durations parse, …). */
   check?(config: Static<S>): Problem[];
-}
-
-/** "path: message; path: message" for a status message or log line. Pure; safe in workflows. */
-export function formatProblems(problems: Problem[]): string {
-  return problems.map((p) => `${p.path}: ${p.message}`).join('; ');
 }

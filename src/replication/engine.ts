@@ -486,7 +486,7 @@ export class TypeReplicator {
       id: rule.transformation,
     });
     if (!out.ok) {
-      const message = `${key}: transformation.patch of resources[${rule.index}] does not apply: ${out.error}`;
+      const message = `${key}: transformation.patch does not apply: ${out.error}`;
       this.failed.set(key, { message, lasting: true });
       this.log.error(
         { sourceObject: { name, namespace: ns, resourceVersion: sourceVersion }, err: out.error },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { ALL_KINDS, type Kind } from '../../src/api/kinds.js';
 import type { Resource } from '../../src/api/types.js';
-import { cronProblems, validateResource } from '../../src/api/validate.js';
+import { cronProblems, validateResource } from '../../src/validate.js';
 import { parseGoDuration } from '../../src/plugins/common.js';
 import { formatProblems } from '../../src/plugins/index.js';
 

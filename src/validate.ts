@@ -5,9 +5,9 @@
  * activities that resolve them.
  */
 import { CronExpressionParser } from 'cron-parser';
-import { validatePluginSpec, type Problem } from '../plugins/index.js';
-import type { Kind } from './kinds.js';
-import type { PluginSpec, Resource, SynchronizationPlanSpec, TaskRunSpec } from './types.js';
+import { validatePluginSpec, type Problem } from './plugins/index.js';
+import type { Kind } from './api/kinds.js';
+import type { PluginSpec, Resource, SynchronizationPlanSpec, TaskRunSpec } from './api/types.js';
 
 /** What {@link validateResource} found. `config` is the plugin config with aliases normalized. */
 export interface ResourceValidation {
