@@ -41,7 +41,7 @@ export default tseslint.config(
                 'workflow code runs in the Temporal sandbox: no Node built-ins or I/O; use an activity',
             })),
           patterns: [
-            { group: ['@aws-sdk/*', '../src/stack/*', '../src/logger*'], message: 'no I/O in workflows' },
+            { group: ['@aws-sdk/*', '../tools/*', '../src/logger*'], message: 'no I/O in workflows' },
           ],
         },
       ],

@@ -7,9 +7,9 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError, loadConfig, USAGE } from './config.js';
 import { createLogger } from './logger.js';
 import { startOrchestrator } from './orchestrator.js';
-import { StackError } from './stack/errors.js';
-import { stackEnvFile } from './stack/paths.js';
-import { up } from './stack/stack.js';
+import { StackError } from '../tools/stack/errors.js';
+import { stackEnvFile } from '../tools/stack/paths.js';
+import { up } from '../tools/stack/stack.js';
 import { installTemporalRuntime } from './temporal/runtime.js';
 
 async function main(): Promise<void> {
