@@ -4,12 +4,15 @@
 #
 # Not built on the development machine, which has no container engine: this file is kept correct by
 # reading, not by a build in CI. What it relies on, checked against the repository:
-# - `npm start` is `tsx src/main.ts`, and tsx is in `dependencies`, so `npm ci --omit=dev` keeps it;
-#   the TypeScript sources are run as they are, there is no compile step.
+# - The entry is `src/main.ts`, run by tsx, which is in `dependencies`, so `npm ci --omit=dev` keeps
+#   it; the TypeScript sources are run as they are, there is no compile step. (`npm start` is the
+#   development entry `tools/dev.ts`: it brings up the local stack, then runs the same code.)
 # - The `zookeeper` package compiles a native addon at install time (its bundled ZooKeeper C client
 #   with configure/make, then node-gyp), hence python3, make and g++ in the build stage only.
 # - Temporal's worker bundles workflows/ with webpack and swc when it starts, so workflows/ ships as
 #   source; so do src/, activities/ and tsconfig.json (tsx reads it).
+# - tools/ (the local-stack launcher, `npm start`'s dev entry) and test/ stay out: nothing in src/,
+#   activities/ or workflows/ imports them (an ESLint rule keeps it so), and .dockerignore drops them.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -40,5 +43,6 @@ COPY --chown=root:root activities ./activities
 USER node
 EXPOSE 9443
 # Node itself, not npm (which would not forward SIGTERM): `node --import tsx` is what `tsx src/main.ts`
-# does, without the extra process. The Temporal worker shuts down cleanly on SIGTERM.
+# does, without the extra process. The Temporal worker shuts down cleanly on SIGTERM. Without
+# --temporal-address or TEMPORAL_ADDRESS (the Deployment sets it) it exits 1 with one line saying so.
 ENTRYPOINT ["node", "--import", "tsx", "src/main.ts"]

@@ -1,8 +1,15 @@
 // ESLint flat config. The `workflows/**` override keeps Node built-ins and I/O libraries out of
 // workflow code, which runs in Temporal's deterministic sandbox (a bundling test backs this up).
+// The product (`src/`, `activities/`, `workflows/`) never imports the development tooling of
+// `tools/`, which the image does not contain.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
+
+const devToolingOnly = {
+  group: ['../tools/*', '../../tools/*', '../../../tools/*'],
+  message: 'tools/ is development tooling and not in the image; the product must not import it',
+};
 
 const forbiddenInWorkflows = [
   ...builtinModules.flatMap((m) => [m, `node:${m}`]),
@@ -28,6 +35,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts', 'activities/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [devToolingOnly] }] },
+  },
+  {
     files: ['workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': 'off',
@@ -42,7 +53,8 @@ export default tseslint.config(
                 'workflow code runs in the Temporal sandbox: no Node built-ins or I/O; use an activity',
             })),
           patterns: [
-            { group: ['@aws-sdk/*'], message: 'no I/O in workflows' },
+            { group: ['@aws-sdk/*', '../src/logger*'], message: 'no I/O in workflows' },
+            devToolingOnly,
             {
               // src/api/ is the workflow-safe part of src/: kinds, types, the bridge-workflow contract,
               // problems, durations. Anything else of src/ (and activities/) only as a type.

@@ -8,7 +8,7 @@ import type { LevelWithSilent } from 'pino';
 /** Everything `npm start` needs to know. */
 export interface OrchestratorConfig {
   temporal: {
-    /** host:port of the Temporal frontend; undefined means "bring up the local stack". */
+    /** host:port of the Temporal frontend; required, but `npm start` brings up the local stack without it. */
     address?: string;
     namespace: string;
     taskQueue: string;
@@ -31,7 +31,7 @@ const LEVELS: LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 't
 
 /** Usage text of `npm start -- --help`. */
 export const USAGE = `usage: npm start -- [options]
-  --temporal-address HOST:PORT   Temporal frontend (env TEMPORAL_ADDRESS); unset: start the local stack
+  --temporal-address HOST:PORT   Temporal frontend (env TEMPORAL_ADDRESS); unset: npm start starts the local stack, src/main.ts fails
   --temporal-namespace NAME      Temporal namespace (env TEMPORAL_NAMESPACE, default "default")
   --task-queue NAME              task queue (env TEMPORAL_TASK_QUEUE, default "${DEFAULT_TASK_QUEUE}")
   --kubeconfig PATH              management cluster kubeconfig (env MANAGEMENT_KUBECONFIG)

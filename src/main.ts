@@ -1,16 +1,12 @@
 /**
- * `npm start`: the orchestrator process. Thin on purpose: it reads the configuration, brings up
- * the local stack when nothing is configured, and runs the worker, the CRD bridge and (when
- * configured) the audit webhook until SIGINT/SIGTERM.
+ * The orchestrator process, as the image runs it (`node --import tsx src/main.ts`). Thin on
+ * purpose: it reads the configuration and runs the worker, the CRD bridge and (when configured)
+ * the audit webhook until SIGINT/SIGTERM. It needs a Temporal address; `npm start`
+ * (`tools/dev.ts`) is the development entry that brings up the local stack first.
  */
-import { KubeConfig } from '@kubernetes/client-node';
-import { ConfigError, loadConfig, USAGE } from './config.js';
+import { loadConfig, USAGE } from './config.js';
 import { createLogger } from './logger.js';
-import { startOrchestrator } from './orchestrator.js';
-import { StackError } from './stack/errors.js';
-import { stackEnvFile } from './stack/paths.js';
-import { up } from './stack/stack.js';
-import { installTemporalRuntime } from './temporal/runtime.js';
+import { endWithError, runOrchestrator } from './run.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.argv.slice(2), process.env);
@@ -18,63 +14,7 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const log = createLogger({ level: config.logLevel, process: 'orchestrator' });
-  let temporalUi: string | undefined;
-  if (!config.temporal.address) {
-    log.info('no Temporal address configured: bringing up the local stack (npm run stack -- up)');
-    const { env } = await up({ print: (line) => log.info(line) });
-    config.temporal.address = env.TEMPORAL_ADDRESS;
-    config.temporal.namespace = env.TEMPORAL_NAMESPACE;
-    config.managementKubeconfig ??= env.MANAGEMENT_KUBECONFIG;
-    temporalUi = env.TEMPORAL_UI_URL;
-    process.stderr.write(
-      [
-        '',
-        `  Temporal UI:   ${env.TEMPORAL_UI_URL}`,
-        `  temporal CLI:  temporal --address ${env.TEMPORAL_ADDRESS} workflow list`,
-        `  kubectl:       kubectl --kubeconfig ${env.MANAGEMENT_KUBECONFIG} get ns   (management)`,
-        `                 kubectl --kubeconfig ${env.SOURCE_KUBECONFIG} get ns       (source)`,
-        `                 kubectl --kubeconfig ${env.DESTINATION_KUBECONFIG} get ns  (destination)`,
-        `  everything:    ${stackEnvFile}`,
-        '',
-      ].join('\n') + '\n',
-    );
-  }
-  const management = new KubeConfig();
-  if (config.managementKubeconfig) management.loadFromFile(config.managementKubeconfig);
-  else management.loadFromDefault();
-
-  installTemporalRuntime(log);
-  const orchestrator = await startOrchestrator({
-    temporal: {
-      address: config.temporal.address,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-    },
-    management,
-    log,
-    instance: config.instance,
-    namespaces: config.namespaces,
-    webhook: config.webhook,
-  });
-  log.info(
-    {
-      temporal: { ...config.temporal, ui: temporalUi },
-      managementCluster: management.getCurrentCluster()?.server,
-      namespaces: config.namespaces.length ? config.namespaces : 'all',
-      webhook: orchestrator.webhook?.url,
-    },
-    'orchestrator running',
-  );
-  await orchestrator.done;
-  log.info('orchestrator stopped');
+  await runOrchestrator(config, { log: createLogger({ level: config.logLevel, process: 'orchestrator' }) });
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof StackError || err instanceof ConfigError) {
-    console.error(`error: ${err instanceof StackError ? err.oneLine() : err.message}`);
-  } else {
-    console.error(err);
-  }
-  process.exitCode = 1;
-});
+main().catch(endWithError);

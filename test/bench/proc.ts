@@ -1,7 +1,7 @@
 /**
  * The orchestrator under test runs in its own process (`node --import tsx src/main.ts`, the
- * process `npm start` runs), so its memory and CPU are measured apart from the benchmark's: RSS
- * and peak RSS from /proc/<pid>/status, CPU time from /proc/<pid>/stat.
+ * image's entry), so its memory and CPU are measured apart from the benchmark's: RSS and peak RSS
+ * from /proc/<pid>/status, CPU time from /proc/<pid>/stat.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';

@@ -8,8 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
-import { control } from '../../src/stack/stack.js';
-import { stackDir } from '../../src/stack/paths.js';
+import { control } from '../../tools/stack/stack.js';
+import { stackDir } from '../../tools/stack/paths.js';
 import { OWNER_LABEL, ownerLabelValue } from '../../src/replication/transform.js';
 import { createClusterAssets, deleteAllOurs, eventually, managementClients, target } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';

@@ -4,7 +4,10 @@
 import { spawnSync } from 'node:child_process';
 
 const stack = (command, stdio) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/stack/cli.ts', command], { stdio, env: process.env });
+  spawnSync(process.execPath, ['--import', 'tsx', 'tools/stack/cli.ts', command], {
+    stdio,
+    env: process.env,
+  });
 
 export default async function globalSetup() {
   const wasUp = stack('status', 'ignore').status === 0;

@@ -6,7 +6,7 @@ export default async function globalTeardown() {
   if (globalThis.__STACK_STARTED_BY_TESTS__ && !process.env.STACK_KEEP) {
     // Bounded: `down` gives each server 10 s to exit and 15 s more after SIGKILL; a stuck stop
     // must end the test run with a message, not hang it.
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/stack/cli.ts', 'down'], {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'tools/stack/cli.ts', 'down'], {
       stdio: 'inherit',
       timeout: 5 * 60_000,
       killSignal: 'SIGKILL',

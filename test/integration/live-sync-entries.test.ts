@@ -20,7 +20,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import type { Resource } from '../../src/api/types.js';
-import { stackDir } from '../../src/stack/paths.js';
+import { stackDir } from '../../tools/stack/paths.js';
 import { OWNER_LABEL, ownerLabelValue } from '../../src/replication/transform.js';
 import { kubectlOk } from './kubectl.js';
 import {

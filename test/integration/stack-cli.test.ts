@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', 'src/stack/cli.ts', ...args], {
+  const res = spawnSync(process.execPath, ['--import', 'tsx', 'tools/stack/cli.ts', ...args], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
     timeout: 180_000,

@@ -1,6 +1,6 @@
 /** The local stack's `.stack/env`, as the global setup exported it, for integration tests. */
 import { randomBytes } from 'node:crypto';
-import { readEnv, type StackEnv } from '../../src/stack/stack.js';
+import { readEnv, type StackEnv } from '../../tools/stack/stack.js';
 
 /** Reads the stack env; fails loudly when the global setup did not run. */
 export function stackEnv(): StackEnv {

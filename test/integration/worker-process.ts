@@ -1,5 +1,5 @@
 /**
- * The orchestrator as a child process, started the way `npm start` starts it and watching only a
+ * The orchestrator as a child process, started the way the image starts it and watching only a
  * test's namespace, so that a test can kill it with -9 as a crash would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -3,9 +3,9 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StackError } from '../../src/stack/errors.js';
-import { pidAlive, runLogged } from '../../src/stack/exec.js';
-import { componentByName, COMPONENTS } from '../../src/stack/stack.js';
+import { StackError } from '../../tools/stack/errors.js';
+import { pidAlive, runLogged } from '../../tools/stack/exec.js';
+import { componentByName, COMPONENTS } from '../../tools/stack/stack.js';
 
 describe('componentByName', () => {
   it.each([
@@ -71,7 +71,7 @@ describe('npm run stack -- status | head -1', () => {
     const dir = mkdtempSync(join(tmpdir(), 'stack-status-'));
     const ports = Object.fromEntries(COMPONENTS.map((c, i) => [c, { main: 1 + i }]));
     writeFileSync(join(dir, 'state.json'), JSON.stringify({ components: {}, ports }));
-    const cli = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'src/stack/cli.ts', 'status'], {
+    const cli = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'tools/stack/cli.ts', 'status'], {
       env: { ...process.env, STACK_DIR: dir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -27,7 +27,7 @@ import {
   stackStateFile,
 } from './paths.js';
 import { ensureTools, type ToolPaths } from './tools.js';
-import { SEARCH_ATTRIBUTES } from '../api/search-attributes.js';
+import { SEARCH_ATTRIBUTES } from '../../src/api/search-attributes.js';
 
 /** The components of the stack, in start order. */
 export const COMPONENTS = [

@@ -1,0 +1,68 @@
+/**
+ * The orchestrator process, from its configuration to SIGINT/SIGTERM. `src/main.ts` (the image's
+ * entry) runs it directly; `npm start` (`tools/dev.ts`) runs it once the local stack is up. One
+ * code path, so the process a developer starts is the one production runs.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { ConfigError, type OrchestratorConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { startOrchestrator } from './orchestrator.js';
+import { installTemporalRuntime } from './temporal/runtime.js';
+
+/** The one line that says how to give the orchestrator a Temporal server. */
+export const NO_TEMPORAL_ADDRESS =
+  'no Temporal server: set --temporal-address or TEMPORAL_ADDRESS (or run `npm start` in a checkout to use the local stack)';
+
+/** Options of {@link runOrchestrator}. */
+export interface RunOptions {
+  log: Logger;
+  /** The Temporal UI's address, logged with the start-up line when known (the local stack's). */
+  temporalUi?: string;
+}
+
+/**
+ * Runs the Temporal worker, the CRD bridge and (when configured) the audit webhook until the
+ * worker stops on SIGINT/SIGTERM.
+ *
+ * The Temporal address is required: without it this throws a {@link ConfigError} naming the flag
+ * and the variable. The management cluster is `config.managementKubeconfig`, else the default
+ * loading rules (`KUBECONFIG`, in-cluster).
+ */
+export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptions): Promise<void> {
+  const { log } = opts;
+  const address = config.temporal.address;
+  if (!address) throw new ConfigError(NO_TEMPORAL_ADDRESS);
+  const management = new KubeConfig();
+  if (config.managementKubeconfig) management.loadFromFile(config.managementKubeconfig);
+  else management.loadFromDefault();
+
+  installTemporalRuntime(log);
+  const orchestrator = await startOrchestrator({
+    temporal: { address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
+    management,
+    log,
+    instance: config.instance,
+    namespaces: config.namespaces,
+    webhook: config.webhook,
+  });
+  log.info(
+    {
+      temporal: { ...config.temporal, ui: opts.temporalUi },
+      managementCluster: management.getCurrentCluster()?.server,
+      namespaces: config.namespaces.length ? config.namespaces : 'all',
+      webhook: orchestrator.webhook?.url,
+    },
+    'orchestrator running',
+  );
+  await orchestrator.done;
+  log.info('orchestrator stopped');
+}
+
+/**
+ * How an entry point ends on an error: `error: <message>` on one line for a configuration mistake
+ * (a {@link ConfigError}), the whole error otherwise; exit code 1.
+ */
+export function endWithError(err: unknown): void {
+  console.error(err instanceof ConfigError ? `error: ${err.message}` : err);
+  process.exitCode = 1;
+}

@@ -1,0 +1,50 @@
+/**
+ * `npm start`: the development entry. Without a Temporal address it brings up the local stack (or
+ * reuses the running one), prints where everything is and points the configuration at it; then it
+ * runs the orchestrator in this process through `runOrchestrator`, as `src/main.ts` does. With a
+ * Temporal address it does just what `src/main.ts` does. Never part of the image.
+ */
+import { loadConfig, USAGE } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { endWithError, runOrchestrator } from '../src/run.js';
+import { StackError } from './stack/errors.js';
+import { stackEnvFile } from './stack/paths.js';
+import { up } from './stack/stack.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.argv.slice(2), process.env);
+  if (config.help) {
+    console.log(USAGE);
+    return;
+  }
+  const log = createLogger({ level: config.logLevel, process: 'orchestrator' });
+  let temporalUi: string | undefined;
+  if (!config.temporal.address) {
+    log.info('no Temporal address configured: bringing up the local stack (npm run stack -- up)');
+    const { env } = await up({ print: (line) => log.info(line) });
+    config.temporal.address = env.TEMPORAL_ADDRESS;
+    config.temporal.namespace = env.TEMPORAL_NAMESPACE;
+    config.managementKubeconfig ??= env.MANAGEMENT_KUBECONFIG;
+    temporalUi = env.TEMPORAL_UI_URL;
+    process.stderr.write(
+      [
+        '',
+        `  Temporal UI:   ${env.TEMPORAL_UI_URL}`,
+        `  temporal CLI:  temporal --address ${env.TEMPORAL_ADDRESS} workflow list`,
+        `  kubectl:       kubectl --kubeconfig ${env.MANAGEMENT_KUBECONFIG} get ns   (management)`,
+        `                 kubectl --kubeconfig ${env.SOURCE_KUBECONFIG} get ns       (source)`,
+        `                 kubectl --kubeconfig ${env.DESTINATION_KUBECONFIG} get ns  (destination)`,
+        `  everything:    ${stackEnvFile}`,
+        '',
+      ].join('\n') + '\n',
+    );
+  }
+  await runOrchestrator(config, { log, temporalUi });
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof StackError) {
+    console.error(`error: ${err.oneLine()}`);
+    process.exitCode = 1;
+  } else endWithError(err);
+});
