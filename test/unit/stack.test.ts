@@ -48,8 +48,9 @@ describe('runLogged', () => {
 
 describe('pidAlive', () => {
   it('is true for a running process and false for an exited, unreaped one (a zombie)', async () => {
-    // The shell starts `sleep 0`, prints its pid, then becomes `sleep 5`, which never reaps it.
-    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], {
+    // The shell starts `sleep 0.5`, prints its pid, then becomes `sleep 5`, which never reaps it.
+    // (With `sleep 0` the child could exit before the exec, and the shell reaped it: a flaky test.)
+    const parent = spawn('sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 5'], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     try {
