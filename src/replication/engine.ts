@@ -25,7 +25,7 @@ import { backoffDelay, type Backoff } from '../kube/backoff.js';
 import type { EntryProblem } from '../api/replication.js';
 import type { Logger } from '../logger.js';
 import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';
-import { objectKey, type GVR } from './layout.js';
+import { objectKey, type GVR } from '../bucket/layout.js';
 import { keyOf, Reflector, type ReflectedType } from './reflector.js';
 import { listAllPages } from '../kube/list.js';
 import {

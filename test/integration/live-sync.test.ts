@@ -16,7 +16,7 @@ import {
 import type { Resource } from '../../src/api/types.js';
 import { createLogger } from '../../src/logger.js';
 import { startOrchestrator, type Orchestrator } from '../../src/orchestrator.js';
-import { objectKey } from '../../src/replication/layout.js';
+import { objectKey } from '../../src/bucket/layout.js';
 import { OWNER_LABEL, ownerLabelValue } from '../../src/replication/transform.js';
 import {
   createClusterAssets,

@@ -1,4 +1,11 @@
-import { liveSyncPrefix, objectKey, parseObjectKey } from '../../src/replication/layout.js';
+import {
+  backupPrefix,
+  liveSyncPrefix,
+  objectKey,
+  objectPath,
+  parseObjectKey,
+  quarantinePrefix,
+} from '../../src/bucket/layout.js';
 import { formatLabelSelector } from '../../src/kube/selectors.js';
 import {
   applyUserPatch,
@@ -37,6 +44,20 @@ describe('bucket layout', () => {
       namespace: (obj as { namespace?: string }).namespace,
       name: obj.name,
     });
+  });
+
+  it('gives Backups and quarantine prefixes no namespace can start, with the same object paths', () => {
+    const path = objectPath(
+      { group: 'apps', version: 'v1', resource: 'deployments' },
+      { namespace: 'a', name: 'w' },
+    );
+    expect(path).toBe('apps-v1-deployments/a.w');
+    const backup = backupPrefix({ namespace: 'dr-config', name: 'nightly' }, '20261127T210000Z');
+    expect(backup).toBe('_backups/dr-config/nightly/20261127T210000Z/');
+    const quarantine = quarantinePrefix(owner, '20261127T210000Z');
+    expect(quarantine).toBe('_quarantine/dr-config/pre/20261127T210000Z/');
+    // Not mistaken for a LiveSynchronization's key.
+    expect(parseObjectKey(`${backup}${path}`)).toBeUndefined();
   });
 });
 

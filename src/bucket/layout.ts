@@ -1,5 +1,8 @@
 /**
- * The bucket key layout of replicated objects, in one pure module (velero's habit). Seed:
+ * The bucket key layout, in one pure module (velero's habit): every kind that writes to a bucket
+ * takes its keys from here, so two writers can never collide.
+ *
+ * LiveSynchronization originals (seed):
  * `<livesync-namespace>/<livesync-name>/<group>-<version>-<resource>/<object-namespace>.<object-name>`,
  * e.g. `dr-config/pre/apps-v1-deployments/test-namespace-one.helloworld`.
  *
@@ -8,6 +11,15 @@
  * - a cluster-scoped object has `_cluster` for its namespace: `dr-config/pre/rbac.authorization.k8s.io-v1-clusterroles/_cluster.admin`.
  *   `_` cannot start a namespace name, and a namespace cannot contain a dot, so every key splits
  *   back unambiguously at its first dot.
+ */
+
+/**
+ * Other writers use prefixes that start with `_`, which no Kubernetes namespace can (a namespace
+ * is a DNS label), so they never collide with a LiveSynchronization's keys:
+ * - a Backup: `_backups/<backup-namespace>/<backup-name>/<run>/` then, per object, the same
+ *   `<group>-<version>-<resource>/<object-namespace>.<object-name>` as a LiveSynchronization;
+ * - a pruned object kept before deletion: `_quarantine/<livesync-namespace>/<livesync-name>/<time>/`
+ *   then the same object path.
  */
 
 /** A group/version/resource. `group` is '' for the core group. */
@@ -28,7 +40,22 @@ export function objectKey(
   gvr: GVR,
   object: { namespace?: string; name: string },
 ): string {
-  return `${liveSync.namespace}/${liveSync.name}/${resourceFolder(gvr)}/${object.namespace || '_cluster'}.${object.name}`;
+  return `${liveSyncPrefix(liveSync)}${objectPath(gvr, object)}`;
+}
+
+/** `<group>-<version>-<resource>/<object-namespace>.<object-name>`: an object under any prefix. */
+export function objectPath(gvr: GVR, object: { namespace?: string; name: string }): string {
+  return `${resourceFolder(gvr)}/${object.namespace || '_cluster'}.${object.name}`;
+}
+
+/** The prefix of one run of a Backup (`run` names it, e.g. its start time `20261127T210000Z`). */
+export function backupPrefix(backup: { namespace: string; name: string }, run: string): string {
+  return `_backups/${backup.namespace}/${backup.name}/${run}/`;
+}
+
+/** The prefix under which a LiveSynchronization keeps what it pruned at `time` (e.g. `20261127T210000Z`). */
+export function quarantinePrefix(liveSync: { namespace: string; name: string }, time: string): string {
+  return `_quarantine/${liveSync.namespace}/${liveSync.name}/${time}/`;
 }
 
 /** The prefix of every key of one LiveSynchronization, for listing what it stored. */
