@@ -21,12 +21,21 @@ import { API_VERSION, apiVersionOf, kindInfo, type ResourceRef } from '../src/ap
 import { AssetLoader } from '../src/assets/load.js';
 import type { Resource } from '../src/api/types.js';
 import { RUN_CONDITIONS_SIGNAL, type RunConditions } from '../src/api/contract.js';
-import { replicationConditions } from '../src/api/replication.js';
+import { replicationConditions } from '../src/plugins/kubernetes-objects-to-kubernetes/conditions.js';
 import type { Logger } from '../src/logger.js';
-import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kubernetes-objects-to-kubernetes.js';
-import { TypeReplicator, type ReplicatorOptions, type ResourceStats } from '../src/replication/engine.js';
-import { groupByType } from '../src/replication/entries.js';
-import { isOwnedBy, OWNER_ANNOTATION, OWNER_LABEL, ownerLabelValue } from '../src/replication/transform.js';
+import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kubernetes-objects-to-kubernetes/index.js';
+import {
+  TypeReplicator,
+  type ReplicatorOptions,
+  type ResourceStats,
+} from '../src/plugins/kubernetes-objects-to-kubernetes/engine.js';
+import { groupByType } from '../src/plugins/kubernetes-objects-to-kubernetes/entries.js';
+import {
+  isOwnedBy,
+  OWNER_ANNOTATION,
+  OWNER_LABEL,
+  ownerLabelValue,
+} from '../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import { getCustomObject, MERGE_PATCH } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 

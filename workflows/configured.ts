@@ -8,7 +8,7 @@ import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow'
 import type { Activities } from '../activities/index.js';
 import type { PluginSpec } from '../src/api/types.js';
 import { parseGoDuration } from '../src/api/duration.js';
-import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kubernetes-objects-to-kubernetes.js';
+import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kubernetes-objects-to-kubernetes/index.js';
 import { formatProblems } from '../src/api/problems.js';
 import { runLongRunning, type Evaluation, type LongRunningInput } from './long-running.js';
 

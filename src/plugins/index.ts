@@ -5,10 +5,12 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Kind } from '../api/kinds.js';
-import { kubernetesObjectsToKubernetes } from './kubernetes-objects-to-kubernetes.js';
-import { customImage, kubernetesObjectsTransformation, runSynchronization } from './task-plugins.js';
+import { kubernetesObjectsToKubernetes } from './kubernetes-objects-to-kubernetes/index.js';
+import { customImage } from './custom-image/index.js';
+import { kubernetesObjectsTransformation } from './kubernetes-objects-transformation/index.js';
+import { runSynchronization } from './run-synchronization/index.js';
 import type { Plugin, Problem } from './types.js';
-import { zookeeperToZookeeperNodes } from './zookeeper-to-zookeeper-nodes.js';
+import { zookeeperToZookeeperNodes } from './zookeeper-to-zookeeper-nodes/index.js';
 
 export { formatProblems, type Problem } from '../api/problems.js';
 export type { Plugin } from './types.js';

@@ -20,7 +20,10 @@ import {
   type KubeConfig,
   type V1ConfigMap,
 } from '@kubernetes/client-node';
-import { toDestination, type KubeObject } from '../../src/replication/transform.js';
+import {
+  toDestination,
+  type KubeObject,
+} from '../../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import { createNamespaces } from './kube.js';
 import { errText, pool } from './util.js';
 

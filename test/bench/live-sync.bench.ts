@@ -24,7 +24,10 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@k
 import { Client, Connection } from '@temporalio/client';
 import { API_VERSION, kindInfo, type Kind } from '../../src/api/kinds.js';
 import type { Resource } from '../../src/api/types.js';
-import { OWNER_LABEL, ownerLabelValue } from '../../src/replication/transform.js';
+import {
+  OWNER_LABEL,
+  ownerLabelValue,
+} from '../../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import { status as stackStatus, up, type StackEnv } from '../../tools/stack/stack.js';
 import { kubectlCopy, rawCopy, type BaselineResult } from './baselines.js';
 import {

@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { control } from '../../tools/stack/stack.js';
 import { stackDir } from '../../tools/stack/paths.js';
-import { OWNER_LABEL, ownerLabelValue } from '../../src/replication/transform.js';
+import {
+  OWNER_LABEL,
+  ownerLabelValue,
+} from '../../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import { createClusterAssets, deleteAllOurs, eventually, managementClients, target } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 import { WorkerProcess } from './worker-process.js';

@@ -21,7 +21,10 @@ import {
 } from '@kubernetes/client-node';
 import type { Resource } from '../../src/api/types.js';
 import { stackDir } from '../../tools/stack/paths.js';
-import { OWNER_LABEL, ownerLabelValue } from '../../src/replication/transform.js';
+import {
+  OWNER_LABEL,
+  ownerLabelValue,
+} from '../../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import { kubectlOk } from './kubectl.js';
 import {
   createClusterAssets,

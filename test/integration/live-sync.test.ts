@@ -17,7 +17,10 @@ import type { Resource } from '../../src/api/types.js';
 import { createLogger } from '../../src/logger.js';
 import { startOrchestrator, type Orchestrator } from '../../src/orchestrator.js';
 import { objectKey } from '../../src/bucket/layout.js';
-import { OWNER_LABEL, ownerLabelValue } from '../../src/replication/transform.js';
+import {
+  OWNER_LABEL,
+  ownerLabelValue,
+} from '../../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import {
   createClusterAssets,
   deleteAllOurs,

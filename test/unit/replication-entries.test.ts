@@ -2,15 +2,15 @@
  * The entries of a LiveSynchronization grouped by type, and which entry owns an object: the pure
  * logic behind "entries of one type never prune each other's copies" (seed sample 6.1.3).
  */
-import { replicationConditions } from '../../src/api/replication.js';
-import type { ReplicatedResource } from '../../src/plugins/kubernetes-objects-to-kubernetes.js';
+import { replicationConditions } from '../../src/plugins/kubernetes-objects-to-kubernetes/conditions.js';
+import type { ReplicatedResource } from '../../src/plugins/kubernetes-objects-to-kubernetes/index.js';
 import {
   groupByType,
   passesNameFilter,
   selectEntry,
   transformationId,
   type SourceState,
-} from '../../src/replication/entries.js';
+} from '../../src/plugins/kubernetes-objects-to-kubernetes/entries.js';
 
 const deployments = (env: string, patch = 0): ReplicatedResource => ({
   group: 'apps',

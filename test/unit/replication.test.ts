@@ -15,7 +15,7 @@ import {
   OWNER_LABEL,
   ownerLabelValue,
   toDestination,
-} from '../../src/replication/transform.js';
+} from '../../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 
 const owner = { namespace: 'dr-config', name: 'pre' };
 

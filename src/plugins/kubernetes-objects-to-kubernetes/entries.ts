@@ -6,9 +6,9 @@
  * functions, no I/O.
  */
 import { createHash } from 'node:crypto';
-import type { ReplicatedResource } from '../plugins/kubernetes-objects-to-kubernetes.js';
-import type { GVR } from '../bucket/layout.js';
-import { formatLabelSelector } from '../kube/selectors.js';
+import type { ReplicatedResource } from './index.js';
+import type { GVR } from '../../bucket/layout.js';
+import { formatLabelSelector } from '../../kube/selectors.js';
 
 /** One entry, compiled: its place in `replication.resources` and its filters, ready to match. */
 export interface EntryRule {

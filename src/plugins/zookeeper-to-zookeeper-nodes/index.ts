@@ -3,8 +3,8 @@
  * section 5.2.2). This module holds its config schema and checks.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { regexProblem } from './common.js';
-import type { Plugin, Problem } from './types.js';
+import { regexProblem } from '../common.js';
+import type { Plugin, Problem } from '../types.js';
 
 /** The config schema. */
 export const ZookeeperToZookeeperConfig = Type.Object(

@@ -11,8 +11,8 @@ import {
   normalizePatch,
   PatchOperation,
   PatchOptions,
-} from './common.js';
-import type { Plugin, Problem } from './types.js';
+} from '../common.js';
+import type { Plugin, Problem } from '../types.js';
 
 const Component = Type.Object(
   {

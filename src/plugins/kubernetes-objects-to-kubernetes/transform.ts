@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import jsonpatch, { type Operation } from 'fast-json-patch';
-import type { PatchOperation } from '../plugins/common.js';
+import type { PatchOperation } from '../common.js';
 
 /** Label on every replicated object: a hash of the owning LiveSynchronization, valid for any name length. */
 export const OWNER_LABEL = 'replication.astronetes.io/owner';

@@ -4,7 +4,7 @@
  * workflow is the one that writes them to status. Pure; safe in workflows.
  */
 
-import type { RunCondition } from './contract.js';
+import type { RunCondition } from '../../api/contract.js';
 
 /** A resource entry that cannot replicate, or has objects that wait for a change. */
 export interface EntryProblem {

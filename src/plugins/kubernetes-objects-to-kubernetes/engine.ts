@@ -19,15 +19,15 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { KeyedQueue } from '../kube/queue.js';
-import { isConflict, isNotFound, kubeErrorText } from '../kube/errors.js';
-import { backoffDelay, type Backoff } from '../kube/backoff.js';
-import type { EntryProblem } from '../api/replication.js';
-import type { Logger } from '../logger.js';
+import { KeyedQueue } from '../../kube/queue.js';
+import { isConflict, isNotFound, kubeErrorText } from '../../kube/errors.js';
+import { backoffDelay, type Backoff } from '../../kube/backoff.js';
+import type { EntryProblem } from './conditions.js';
+import type { Logger } from '../../logger.js';
 import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';
-import { objectKey, type GVR } from '../bucket/layout.js';
-import { keyOf, Reflector, type ReflectedType } from './reflector.js';
-import { listAllPages } from '../kube/list.js';
+import { objectKey, type GVR } from '../../bucket/layout.js';
+import { keyOf, Reflector, type ReflectedType } from '../../kube/reflector.js';
+import { listAllPages } from '../../kube/list.js';
 import {
   isNewerVersion,
   isOwnedBy,

@@ -1,17 +1,11 @@
 /**
- * The Task plugins (seed 002 and section 5.1.3.5): `kubernetes-objects-transformation`,
- * `custom-image` and `run-synchronization`. This module holds their config schemas and checks.
+ * `kubernetes-objects-transformation` (seed section 5.1.3.5, 6.1.4): patches objects of the
+ * destination cluster back to life, or restores them from the bucket, on the day of a disaster.
+ * Its config schema and checks.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import {
-  checkPatch,
-  LabelSelector,
-  normalizePatch,
-  PatchOperation,
-  PatchOptions,
-  StringEnum,
-} from './common.js';
-import type { Plugin, Problem } from './types.js';
+import { checkPatch, LabelSelector, normalizePatch, PatchOperation, PatchOptions } from '../common.js';
+import type { Plugin, Problem } from '../types.js';
 
 /** kubernetes-objects-transformation config: patches per resource type. */
 export const TransformationConfig = Type.Object(
@@ -91,57 +85,4 @@ export const kubernetesObjectsTransformation: Plugin<typeof TransformationConfig
     });
     return problems;
   },
-};
-
-/** custom-image config: a container image to run as a Pod in the Task's namespace. */
-export const CustomImageConfig = Type.Object(
-  {
-    image: Type.String({ minLength: 1 }),
-    command: Type.Array(Type.String(), { minItems: 1 }),
-    clusterRole: Type.Optional(Type.String({ minLength: 1 })),
-  },
-  { additionalProperties: false },
-);
-export type CustomImageConfig = Static<typeof CustomImageConfig>;
-
-export const customImage: Plugin<typeof CustomImageConfig> = {
-  name: 'custom-image',
-  appliesTo: ['Task'],
-  configSchema: CustomImageConfig,
-};
-
-/** run-synchronization config: the Synchronization to create, as a template. */
-export const RunSynchronizationConfig = Type.Object(
-  {
-    template: Type.Object(
-      {
-        metadata: Type.Optional(
-          Type.Object(
-            {
-              labels: Type.Optional(Type.Record(Type.String(), Type.String())),
-              annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
-            },
-            { additionalProperties: false },
-          ),
-        ),
-        spec: Type.Object(
-          {
-            restartPolicy: Type.Optional(StringEnum(['Always', 'OnFailure', 'Never'] as const)),
-            plugin: Type.String({ minLength: 1 }),
-            config: Type.Unknown(),
-          },
-          { additionalProperties: false },
-        ),
-      },
-      { additionalProperties: false },
-    ),
-  },
-  { additionalProperties: false },
-);
-export type RunSynchronizationConfig = Static<typeof RunSynchronizationConfig>;
-
-export const runSynchronization: Plugin<typeof RunSynchronizationConfig> = {
-  name: 'run-synchronization',
-  appliesTo: ['Task'],
-  configSchema: RunSynchronizationConfig,
 };

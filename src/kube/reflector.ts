@@ -10,7 +10,7 @@ import { backoffDelay } from '../kube/backoff.js';
 import { listAllPages } from '../kube/list.js';
 import { kubeErrorText } from '../kube/errors.js';
 import type { Logger } from '../logger.js';
-import type { KubeObject } from './transform.js';
+import type { KubeObject } from '../plugins/kubernetes-objects-to-kubernetes/transform.js';
 
 /** What a reflector lists and watches. */
 export interface ReflectedType {

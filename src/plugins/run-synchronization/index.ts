@@ -1,0 +1,43 @@
+/**
+ * `run-synchronization` (seed 002 section 3): creates a Synchronization from a template. Its config
+ * schema; the template's own plugin config is validated as the Synchronization's (see `nested`).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { StringEnum } from '../common.js';
+import type { Plugin } from '../types.js';
+
+/** run-synchronization config: the Synchronization to create, as a template. */
+export const RunSynchronizationConfig = Type.Object(
+  {
+    template: Type.Object(
+      {
+        metadata: Type.Optional(
+          Type.Object(
+            {
+              labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+              annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+        spec: Type.Object(
+          {
+            restartPolicy: Type.Optional(StringEnum(['Always', 'OnFailure', 'Never'] as const)),
+            plugin: Type.String({ minLength: 1 }),
+            config: Type.Unknown(),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RunSynchronizationConfig = Static<typeof RunSynchronizationConfig>;
+
+export const runSynchronization: Plugin<typeof RunSynchronizationConfig> = {
+  name: 'run-synchronization',
+  appliesTo: ['Task'],
+  configSchema: RunSynchronizationConfig,
+};
