@@ -7,6 +7,7 @@ import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../src/logger.js';
 import { createPlanActivities } from './plans.js';
+import { createPluginActivities } from './plugins.js';
 import { createReplicationActivities } from './replication.js';
 import { createResourceActivities } from './resources.js';
 
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createResourceActivities(deps),
     ...createPlanActivities(deps),
     ...createReplicationActivities(deps),
+    ...createPluginActivities(deps),
 
     /**
      * Reads the management cluster's version through the worker's credentials: the check that

@@ -38,6 +38,7 @@ import {
 } from '../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import { getCustomObject, MERGE_PATCH } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
+import { FailureType } from '../src/api/errors.js';
 
 /** What {@link createReplicationActivities} needs. */
 export interface ReplicationActivityDeps {
@@ -111,7 +112,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
     if (!destination.ok)
       throw ApplicationFailure.retryable(
         `spec.config.destinationName: ${destination.message}`,
-        'AssetNotReady',
+        FailureType.AssetNotReady,
       );
     return destination.value;
   }
@@ -149,7 +150,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       if (existing && !isOwnedBy(existing as never, owner)) {
         throw ApplicationFailure.nonRetryable(
           `Task ${input.ref.namespace}/${input.ref.name} exists in the destination and is not managed by this LiveSynchronization`,
-          'RecoveryTaskConflict',
+          FailureType.RecoveryTaskConflict,
         );
       }
       await objects.patch(
@@ -211,11 +212,14 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       ]);
       if ((!source.ok || !destination.ok) && loadedBucket?.ok) loadedBucket.value.client.destroy();
       if (!source.ok)
-        throw ApplicationFailure.retryable(`spec.config.sourceName: ${source.message}`, 'AssetNotReady');
+        throw ApplicationFailure.retryable(
+          `spec.config.sourceName: ${source.message}`,
+          FailureType.AssetNotReady,
+        );
       if (!destination.ok) {
         throw ApplicationFailure.retryable(
           `spec.config.destinationName: ${destination.message}`,
-          'AssetNotReady',
+          FailureType.AssetNotReady,
         );
       }
       let bucket: ReplicatorOptions['bucket'];
@@ -223,7 +227,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         if (!loadedBucket.ok)
           throw ApplicationFailure.retryable(
             `spec.config.bucketName: ${loadedBucket.message}`,
-            'AssetNotReady',
+            FailureType.AssetNotReady,
           );
         bucket = { client: loadedBucket.value.client, name: loadedBucket.value.name, liveSync: owner };
       }

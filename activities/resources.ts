@@ -20,8 +20,9 @@ import { validateResource as validate, type ResourceValidation } from '../src/va
 import { isNotFound, kubeErrorText } from '../src/kube/errors.js';
 import { connectZooKeeper } from '../src/clients/zookeeper.js';
 import type { Logger } from '../src/logger.js';
-import type { Problem } from '../src/plugins/index.js';
+import { referencesOf, type Problem } from '../src/plugins/index.js';
 import { MERGE_PATCH } from '../src/kube/objects.js';
+import { FailureType } from '../src/api/errors.js';
 
 /** What {@link createResourceActivities} needs. */
 export interface ResourceActivityDeps {
@@ -157,22 +158,13 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
     switch (ref.kind) {
       case 'LiveSynchronization':
       case 'Synchronization':
-      case 'Backup': {
-        const plugin = (spec as PluginSpec).plugin;
-        const c = config as { sourceName?: string; destinationName?: string; bucketName?: string };
-        const assetKind = plugin === 'zookeeper-to-zookeeper-nodes' ? 'Database' : 'KubernetesCluster';
-        await need(assetKind, c.sourceName, 'spec.config.sourceName');
-        await need(assetKind, c.destinationName, 'spec.config.destinationName');
-        await need('Bucket', c.bucketName, 'spec.config.bucketName');
+      case 'Backup':
+        for (const r of referencesOf((spec as PluginSpec).plugin, config)) await need(r.kind, r.name, r.path);
         break;
-      }
       case 'SynchronizationPlan': {
         const template = (spec as SynchronizationPlanSpec).template?.spec;
-        const c = config as { sourceName?: string; destinationName?: string };
-        const assetKind =
-          template?.plugin === 'zookeeper-to-zookeeper-nodes' ? 'Database' : 'KubernetesCluster';
-        await need(assetKind, c.sourceName, 'spec.template.spec.config.sourceName');
-        await need(assetKind, c.destinationName, 'spec.template.spec.config.destinationName');
+        for (const r of referencesOf(template?.plugin, config, 'spec.template.spec'))
+          await need(r.kind, r.name, r.path);
         break;
       }
       case 'TaskRun': {
@@ -207,7 +199,7 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
     async checkAsset(input: { ref: ResourceRef }): Promise<AssetCheck> {
       const { kind, namespace, name } = input.ref;
       if (kind !== 'KubernetesCluster' && kind !== 'Bucket' && kind !== 'Database') {
-        throw ApplicationFailure.nonRetryable(`${kind} is not an asset`, 'NotAnAsset');
+        throw ApplicationFailure.nonRetryable(`${kind} is not an asset`, FailureType.NotAnAsset);
       }
       return checkAssetObject(kind, namespace, name);
     },

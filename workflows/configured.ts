@@ -9,6 +9,7 @@ import type { Activities } from '../activities/index.js';
 import type { PluginSpec } from '../src/api/types.js';
 import { parseGoDuration } from '../src/api/duration.js';
 import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kubernetes-objects-to-kubernetes/index.js';
+import { FailureType, failureMessageOf, failureTypeOf } from '../src/api/errors.js';
 import { formatProblems } from '../src/api/problems.js';
 import { runLongRunning, type Evaluation, type LongRunningInput } from './long-running.js';
 
@@ -52,7 +53,21 @@ export async function liveSynchronizationWorkflow(input: LongRunningInput<Plugin
       const result = await evaluateSpec(input, spec);
       if (!result.ready) return result;
       config = result.config as KubernetesObjectsToKubernetesConfig;
-      const task = await upsertRecoveryTask({ ref: input.ref, config });
+      let task: string;
+      try {
+        task = await upsertRecoveryTask({ ref: input.ref, config });
+      } catch (err) {
+        // Told apart by type: a conflict waits for a change; a cluster not ready yet is rechecked.
+        const type = failureTypeOf(err);
+        if (type !== FailureType.RecoveryTaskConflict && type !== FailureType.AssetNotReady) throw err;
+        return {
+          ...result,
+          ready: false,
+          reason: type === FailureType.AssetNotReady ? 'ReferenceNotReady' : type,
+          message: failureMessageOf(err),
+          recheck: true,
+        };
+      }
       if (spec.suspend) {
         return {
           ...result,

@@ -4,15 +4,30 @@
  * Pending → (validation, references) → Running → Succeeded | Failed, with start and completion
  * times and a Ready-style `Complete`/`Failed` condition for tools that read conditions.
  */
-import { isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CommonStatus, Phase } from '../src/api/types.js';
+import { failureMessageOf, failureTypeOf } from '../src/api/errors.js';
 import { formatProblems } from '../src/api/problems.js';
 import { setCondition, specSignal, statusQuery, type ResourceInput } from './resource.js';
 
 const { validateResource, reportStatus } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+// One attempt: a plugin retries what it can itself; `restartPolicy` (as on a Job) comes with the plugins.
+const { runPlugin } = proxyActivities<Activities>({
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '1 minute',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { maximumAttempts: 1 },
 });
 
 function isoNow(): string {
@@ -76,15 +91,12 @@ async function runOnce(input: ResourceInput): Promise<Phase> {
     event: { type: 'Normal', reason: 'Started', message: 'run started' },
   });
   try {
-    // Executing the plugins is built by the plugin issues; until then a run ends honestly here.
-    return await finish(
-      'Failed',
-      'PluginNotImplemented',
-      `spec.plugin: this version validates ${input.ref.kind} resources but cannot execute their plugin yet`,
-    );
+    const outcome = await runPlugin({ ref: input.ref, spec: input.spec });
+    return await finish('Succeeded', 'Completed', outcome.message);
   } catch (err) {
     if (isCancellation(err)) throw err;
-    return finish('Failed', 'Error', err instanceof Error ? err.message : String(err));
+    // Told apart by failure type: PluginNotImplemented, InvalidSpec, a plugin's own, else Error.
+    return finish('Failed', failureTypeOf(err) ?? 'Error', failureMessageOf(err));
   }
 }
 

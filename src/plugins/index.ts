@@ -9,7 +9,7 @@ import { kubernetesObjectsToKubernetes } from './kubernetes-objects-to-kubernete
 import { customImage } from './custom-image/index.js';
 import { kubernetesObjectsTransformation } from './kubernetes-objects-transformation/index.js';
 import { runSynchronization } from './run-synchronization/index.js';
-import type { Plugin, Problem } from './types.js';
+import type { AssetReference, Plugin, Problem } from './types.js';
 import { zookeeperToZookeeperNodes } from './zookeeper-to-zookeeper-nodes/index.js';
 
 export { formatProblems, type Problem } from '../api/problems.js';
@@ -32,6 +32,22 @@ export function findPlugin(name: string): Plugin | undefined {
 /** Names of the plugins that `kind` may use. */
 export function pluginsFor(kind: Kind): string[] {
   return PLUGINS.filter((p) => p.appliesTo.includes(kind)).map((p) => p.name);
+}
+
+/**
+ * The assets a plugin config names, each with its field path under `prefix` (`spec`, or
+ * `spec.template.spec` on a plan): what must be Ready before the resource is.
+ */
+export function referencesOf(
+  pluginName: string | undefined,
+  config: unknown,
+  prefix = 'spec',
+): (AssetReference & { path: string })[] {
+  const plugin = findPlugin(pluginName ?? '');
+  return (plugin?.references?.(config as never) ?? []).map((r) => ({
+    ...r,
+    path: `${prefix}.config.${r.field}`,
+  }));
 }
 
 /** Result of {@link validatePluginSpec}: the normalized config when valid, every problem when not. */
@@ -111,9 +127,8 @@ export function validatePluginSpec(
     return { ok: false, problems: dedupe(problems), warnings: rebase(warnings, prefix) };
   }
   const problems = [...(plugin.check?.(config as never) ?? [])];
-  if (plugin === runSynchronization) {
-    const template = (config as { template: { spec: { plugin: string; config: unknown } } }).template.spec;
-    const inner = validatePluginSpec('Synchronization', template, 'spec.config.template.spec');
+  for (const nested of plugin.nested?.(config as never) ?? []) {
+    const inner = validatePluginSpec(nested.kind, nested.spec, nested.prefix);
     if (!inner.ok) problems.push(...inner.problems);
     warnings.push(...inner.warnings);
   }

@@ -1,13 +1,54 @@
 /**
  * The one small interface every plugin implements, velero-style minus the gRPC: a name, the kinds
  * whose `spec.plugin` may name it, a config schema (the single source of truth; the TypeScript
- * type is derived from it) and semantic checks the schema cannot express.
+ * type is derived from it), semantic checks the schema cannot express, the assets its config
+ * names, and `execute` for the kinds that run once (Synchronization, Backup, TaskRun). A plugin
+ * lives in its own folder, `src/plugins/<name>/`, and is listed once in the registry.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
-import type { Kind } from '../api/kinds.js';
+import type { Kind, ResourceRef } from '../api/kinds.js';
 import type { Problem } from '../api/problems.js';
+import type { AssetLoader } from '../assets/load.js';
+import type { Logger } from '../logger.js';
 
 export type { Problem } from '../api/problems.js';
+
+/** An asset a config names: it must exist and be usable before the resource is Ready. */
+export interface AssetReference {
+  kind: 'KubernetesCluster' | 'Bucket' | 'Database';
+  /** The name the config gives; undefined when the (optional) field is not set. */
+  name: string | undefined;
+  /** The field under `config`, e.g. `sourceName`. */
+  field: string;
+}
+
+/** A plugin spec inside a config, validated as a resource of `kind` (run-synchronization's template). */
+export interface NestedSpec {
+  kind: Kind;
+  spec: { plugin?: unknown; config?: unknown };
+  /** The field path of the block, e.g. `spec.config.template.spec`. */
+  prefix: string;
+}
+
+/** What {@link Plugin.execute} is given. */
+export interface PluginRun<C = unknown> {
+  /** The resource being run (a Synchronization, Backup or TaskRun). */
+  ref: ResourceRef;
+  /** The validated config, aliases normalized. */
+  config: C;
+  /** Loads the assets the config names, in the resource's namespace. */
+  assets: AssetLoader;
+  log: Logger;
+  /** Reports progress; the details are the checkpoint a retried attempt resumes from. */
+  heartbeat(details?: unknown): void;
+  /** Aborted when the run is cancelled (its resource was deleted). */
+  signal: AbortSignal;
+}
+
+/** What a finished run reports, for its status message. */
+export interface PluginOutcome {
+  message: string;
+}
 
 /** A plugin of the orchestrator. */
 export interface Plugin<S extends TSchema = TSchema> {
@@ -24,4 +65,10 @@ export interface Plugin<S extends TSchema = TSchema> {
   normalize?(config: unknown): { config: unknown; warnings: Problem[] };
   /** Checks the schema cannot express (regular expressions compile, durations parse, …). */
   check?(config: Static<S>): Problem[];
+  /** Plugin specs inside the config, validated as their own kind. */
+  nested?(config: Static<S>): NestedSpec[];
+  /** The assets the config names, in the order they are checked. */
+  references?(config: Static<S>): AssetReference[];
+  /** Runs once, to the end (run-once kinds); throws an ApplicationFailure naming what failed. */
+  execute?(run: PluginRun<Static<S>>): Promise<PluginOutcome>;
 }

@@ -146,6 +146,11 @@ export const kubernetesObjectsToKubernetes: Plugin<typeof KubernetesObjectsToKub
     }
     return { config: { ...c, replication: { ...c.replication, resources } }, warnings };
   },
+  references: (config) => [
+    { kind: 'KubernetesCluster', name: config.sourceName, field: 'sourceName' },
+    { kind: 'KubernetesCluster', name: config.destinationName, field: 'destinationName' },
+    { kind: 'Bucket', name: config.bucketName, field: 'bucketName' },
+  ],
   check(config) {
     const problems: Problem[] = [
       ...checkDuration(config.replication.resyncPeriod, 'spec.config.replication.resyncPeriod'),

@@ -40,4 +40,7 @@ export const runSynchronization: Plugin<typeof RunSynchronizationConfig> = {
   name: 'run-synchronization',
   appliesTo: ['Task'],
   configSchema: RunSynchronizationConfig,
+  nested: (config) => [
+    { kind: 'Synchronization', spec: config.template.spec, prefix: 'spec.config.template.spec' },
+  ],
 };

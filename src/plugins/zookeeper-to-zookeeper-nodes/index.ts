@@ -34,6 +34,10 @@ export const zookeeperToZookeeperNodes: Plugin<typeof ZookeeperToZookeeperConfig
     });
     return { config: { createRootPath: createRoutePath, ...rest }, warnings };
   },
+  references: (config) => [
+    { kind: 'Database', name: config.sourceName, field: 'sourceName' },
+    { kind: 'Database', name: config.destinationName, field: 'destinationName' },
+  ],
   check(config) {
     const problem =
       config.excludePathRegexp === undefined ? undefined : regexProblem(config.excludePathRegexp);
