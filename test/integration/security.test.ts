@@ -343,6 +343,10 @@ describe('no secret value leaves the orchestrator', () => {
     ].map((k) => [k, `sentinel-${k}-${tag}`]),
   ) as Record<string, string>;
   const texts: string[] = []; // whole Secret values, whose base64 a dumped Secret would show
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  });
 
   /** The sentinel and the base64 forms it takes inside a longer base64 text, at any alignment. */
   function forms(value: string): string[] {
@@ -375,6 +379,9 @@ describe('no secret value leaves the orchestrator', () => {
       body: { spec: { audiences: [], expirationSeconds: 3600 } },
     });
     const replicatorToken = status!.token;
+    cleanups.push(() =>
+      sourceCore.deleteNamespacedServiceAccount({ namespace: 'default', name: replicator }),
+    );
     const clusters: [string, string][] = [
       // The source answers 401 to a token it does not know.
       ['s-token', kubeconfig({ token: S.kubeconfigToken })],
