@@ -20,6 +20,11 @@ export interface ActivityDeps {
   instance: string;
   /** The Temporal client and task queue, for the activities that manage Schedules. */
   temporal: { client: Client; taskQueue: string };
+  /**
+   * Let kubeconfigs in KubernetesCluster Secrets use `exec` credential plugins (default false:
+   * see src/assets/kubeconfig-policy.ts).
+   */
+  allowKubeconfigExec?: boolean;
 }
 
 /** What {@link createActivities} returns; workflows import this type only. */

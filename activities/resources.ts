@@ -30,6 +30,8 @@ export interface ResourceActivityDeps {
   log: Logger;
   /** Names this process in Kubernetes Events (`reportingInstance`), e.g. the pod name. */
   instance: string;
+  /** Let KubernetesCluster kubeconfigs use `exec` credential plugins (default false). */
+  allowKubeconfigExec?: boolean;
 }
 
 /** Outcome of checking one asset. */
@@ -70,7 +72,9 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
   const custom = deps.management.makeApiClient(CustomObjectsApi);
   const core = deps.management.makeApiClient(CoreV1Api);
 
-  const assets = new AssetLoader(deps.management);
+  const assets = new AssetLoader(deps.management, {
+    kubeconfigPolicy: { allowExec: deps.allowKubeconfigExec ?? false },
+  });
   const getResource = assets.getResource.bind(assets);
 
   /** Checks that an asset exists, its Secret holds what it must, and the service answers. */

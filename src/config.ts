@@ -22,6 +22,11 @@ export interface OrchestratorConfig {
   webhook?: { port: number; certDir: string };
   /** Names this process in Kubernetes Events (the pod name in a cluster). */
   instance: string;
+  /**
+   * Let kubeconfigs in KubernetesCluster Secrets use `exec` credential plugins. Off by default:
+   * it lets whoever may create such a Secret run commands inside the orchestrator (docs/security.md).
+   */
+  allowKubeconfigExec: boolean;
 }
 
 /** The task queue the orchestrator's workers poll unless told otherwise. */
@@ -38,7 +43,11 @@ export const USAGE = `usage: npm start -- [options]
   --log-level LEVEL              ${LEVELS.join('|')} (env LOG_LEVEL, default "info")
   --namespaces A,B               namespaces the CRD bridge watches (env WATCH_NAMESPACES, default all)
   --webhook-port PORT            serve the audit webhook over HTTPS (env WEBHOOK_PORT, default off)
-  --webhook-cert-dir DIR         folder with tls.crt and tls.key (env WEBHOOK_CERT_DIR, default /tls)`;
+  --webhook-cert-dir DIR         folder with tls.crt and tls.key (env WEBHOOK_CERT_DIR, default /tls)
+  --allow-kubeconfig-exec        let KubernetesCluster kubeconfigs run exec credential plugins inside
+                                 the orchestrator (env ALLOW_KUBECONFIG_EXEC=true, default off);
+                                 only when everyone who may create those Secrets is trusted with the
+                                 orchestrator itself: see docs/security.md`;
 
 /** A configuration problem, named by flag or variable. */
 export class ConfigError extends Error {
@@ -60,6 +69,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
         namespaces: { type: 'string' },
         'webhook-port': { type: 'string' },
         'webhook-cert-dir': { type: 'string' },
+        'allow-kubeconfig-exec': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -82,6 +92,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
   ) {
     throw new ConfigError(`--webhook-port / WEBHOOK_PORT: '${webhookPort}' is not a port number`);
   }
+  const allowExecEnv = env.ALLOW_KUBECONFIG_EXEC;
+  if (allowExecEnv !== undefined && !['', 'true', 'false'].includes(allowExecEnv)) {
+    throw new ConfigError(`ALLOW_KUBECONFIG_EXEC: '${allowExecEnv}' is not true or false`);
+  }
   const namespaces = (values.namespaces ?? env.WATCH_NAMESPACES ?? '')
     .split(',')
     .map((n) => n.trim())
@@ -93,6 +107,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
       ? { port: Number(webhookPort), certDir: values['webhook-cert-dir'] ?? env.WEBHOOK_CERT_DIR ?? '/tls' }
       : undefined,
     instance: env.POD_NAME ?? env.HOSTNAME ?? 'local',
+    allowKubeconfigExec: values['allow-kubeconfig-exec'] ?? allowExecEnv === 'true',
     temporal: {
       address,
       namespace: values['temporal-namespace'] ?? env.TEMPORAL_NAMESPACE ?? 'default',

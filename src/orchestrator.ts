@@ -28,6 +28,11 @@ export interface OrchestratorOptions {
   /** Run the bridge (default true); a worker-only replica may turn it off. */
   bridge?: boolean;
   workerOverrides?: Partial<WorkerOptions>;
+  /**
+   * Let kubeconfigs in KubernetesCluster Secrets use `exec` credential plugins (default false).
+   * Logged as a warning at start-up: see docs/security.md for what it gives away.
+   */
+  allowKubeconfigExec?: boolean;
 }
 
 /** A running orchestrator. */
@@ -44,6 +49,14 @@ export interface Orchestrator {
 /** Connects to Temporal, starts the worker, the bridge and the webhook. */
 export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orchestrator> {
   reuseConnections(opts.management);
+  const allowKubeconfigExec = opts.allowKubeconfigExec ?? false;
+  if (allowKubeconfigExec) {
+    opts.log.warn(
+      { allowKubeconfigExec },
+      'kubeconfig exec credential plugins are allowed (--allow-kubeconfig-exec): whoever may create a ' +
+        'KubernetesCluster and its Secret can run commands inside the orchestrator',
+    );
+  }
   const nativeConnection = await NativeConnection.connect({ address: opts.temporal.address });
   const connection = await Connection.connect({ address: opts.temporal.address });
   const client = new Client({ connection, namespace: opts.temporal.namespace });
@@ -56,6 +69,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       log: opts.log,
       instance: opts.instance,
       temporal: { client, taskQueue: opts.temporal.taskQueue },
+      allowKubeconfigExec,
     },
     overrides: opts.workerOverrides,
   });

@@ -44,6 +44,7 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
     instance: config.instance,
     namespaces: config.namespaces,
     webhook: config.webhook,
+    allowKubeconfigExec: config.allowKubeconfigExec,
   });
   log.info(
     {
@@ -51,6 +52,7 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
       managementCluster: management.getCurrentCluster()?.server,
       namespaces: config.namespaces.length ? config.namespaces : 'all',
       webhook: orchestrator.webhook?.url,
+      allowKubeconfigExec: config.allowKubeconfigExec,
     },
     'orchestrator running',
   );

@@ -10,6 +10,12 @@ import type { BucketSpec, DatabaseSpec, KubernetesClusterSpec, Resource } from '
 import { reuseConnections } from '../kube/connections.js';
 import { isNotFound } from '../kube/errors.js';
 import { getCustomObject } from '../kube/objects.js';
+import {
+  checkKubeconfig,
+  describeKubeconfigProblems,
+  STRICT_KUBECONFIG_POLICY,
+  type KubeconfigPolicy,
+} from './kubeconfig-policy.js';
 
 /** A loaded asset, or why it could not be loaded. */
 export type Loaded<T> = { ok: true; value: T } | { ok: false; reason: string; message: string };
@@ -28,14 +34,25 @@ export interface LoadedDatabase {
   auth: { user: string; password: string };
 }
 
+/** Options of {@link AssetLoader}. */
+export interface AssetLoaderOptions {
+  /**
+   * What a KubernetesCluster's kubeconfig may ask for beyond inline credentials; default
+   * {@link STRICT_KUBECONFIG_POLICY} (no `exec`, no file, no `auth-provider`).
+   */
+  kubeconfigPolicy?: KubeconfigPolicy;
+}
+
 /** Reads assets and their Secrets from the management cluster. */
 export class AssetLoader {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
+  private readonly kubeconfigPolicy: KubeconfigPolicy;
 
-  constructor(management: KubeConfig) {
+  constructor(management: KubeConfig, opts: AssetLoaderOptions = {}) {
     this.custom = management.makeApiClient(CustomObjectsApi);
     this.core = management.makeApiClient(CoreV1Api);
+    this.kubeconfigPolicy = opts.kubeconfigPolicy ?? STRICT_KUBECONFIG_POLICY;
   }
 
   /** One of our objects, or undefined when it does not exist. */
@@ -61,7 +78,12 @@ export class AssetLoader {
     return b64 !== undefined ? Buffer.from(b64, 'base64').toString('utf8') : secret.stringData?.[key];
   }
 
-  /** The KubeConfig of a KubernetesCluster, from key `kubeconfig.yaml` of its Secret. */
+  /**
+   * The KubeConfig of a KubernetesCluster, from key `kubeconfig.yaml` of its Secret. The text is
+   * untrusted: it is checked against the kubeconfig policy before client-node loads it (loading
+   * already reads `token-file`), and a refused one comes back as `InsecureKubeconfig` naming
+   * every refused field.
+   */
   async kubernetesCluster(namespace: string, name: string): Promise<Loaded<KubeConfig>> {
     const asset = await this.getResource('KubernetesCluster', namespace, name);
     if (!asset)
@@ -82,6 +104,18 @@ export class AssetLoader {
         message: `spec.secretName: Secret ${namespace}/${secretName} has no key kubeconfig.yaml`,
       };
     }
+    const where = `spec.secretName: Secret ${namespace}/${secretName} key kubeconfig.yaml`;
+    const check = checkKubeconfig(text, this.kubeconfigPolicy);
+    if (!check.ok) {
+      return {
+        ok: false,
+        reason: check.reason,
+        message:
+          check.reason === 'InsecureKubeconfig'
+            ? `${where}: ${describeKubeconfigProblems(check.problems)}`
+            : `${where}: ${check.message}`,
+      };
+    }
     const kc = new KubeConfig();
     try {
       kc.loadFromString(text);
@@ -90,7 +124,7 @@ export class AssetLoader {
       return {
         ok: false,
         reason: 'InvalidKubeconfig',
-        message: `Secret ${namespace}/${secretName} key kubeconfig.yaml is not a usable kubeconfig: ${(err as Error).message.split('\n')[0]}`,
+        message: `${where} is not a usable kubeconfig: ${(err as Error).message.split('\n')[0]}`,
       };
     }
     return { ok: true, value: reuseConnections(kc) };

@@ -1,6 +1,8 @@
 /**
  * Routes the Temporal SDK's own logs (worker, sandbox, core) through our pino logger, so that a
- * process writes one JSON stream. Must run once, before any worker or connection is created.
+ * process writes one JSON stream, redacted like every other line. Core's (native) lines are
+ * forwarded too; without `forward` they go to the console on their own, past the logger. Must run
+ * once, before any worker or connection is created.
  */
 import { Runtime, type LogLevel, type LogMetadata, type Logger as TemporalLogger } from '@temporalio/worker';
 import type { Logger } from '../logger.js';
@@ -28,5 +30,5 @@ export function installTemporalRuntime(log: Logger): void {
     warn: at('WARN'),
     error: at('ERROR'),
   };
-  Runtime.install({ logger });
+  Runtime.install({ logger, telemetryOptions: { logging: { forward: {} } } });
 }

@@ -6,6 +6,18 @@ describe('loadConfig', () => {
     expect(c.temporal).toEqual({ address: undefined, namespace: 'default', taskQueue: DEFAULT_TASK_QUEUE });
     expect(c.logLevel).toBe('info');
     expect(c.managementKubeconfig).toBeUndefined();
+    expect(c.allowKubeconfigExec).toBe(false);
+  });
+
+  it.each([
+    [[], {}, false],
+    [[], { ALLOW_KUBECONFIG_EXEC: '' }, false],
+    [[], { ALLOW_KUBECONFIG_EXEC: 'false' }, false],
+    [[], { ALLOW_KUBECONFIG_EXEC: 'true' }, true],
+    [['--allow-kubeconfig-exec'], {}, true],
+    [['--allow-kubeconfig-exec'], { ALLOW_KUBECONFIG_EXEC: 'false' }, true],
+  ])('allows kubeconfig exec only when asked: argv %j env %j -> %s', (argv, env, allowed) => {
+    expect(loadConfig(argv as string[], env).allowKubeconfigExec).toBe(allowed);
   });
 
   it('reads the environment', () => {
@@ -36,6 +48,8 @@ describe('loadConfig', () => {
     [['--log-level', 'loud'], {}, /--log-level \/ LOG_LEVEL: 'loud'/],
     [[], { TEMPORAL_ADDRESS: 'no-port' }, /TEMPORAL_ADDRESS: 'no-port' is not HOST:PORT/],
     [['--bogus'], {}, /bogus/],
+    [[], { ALLOW_KUBECONFIG_EXEC: 'yes' }, /ALLOW_KUBECONFIG_EXEC: 'yes' is not true or false/],
+    [['--allow-kubeconfig-exec=false'], {}, /allow-kubeconfig-exec/],
   ])('rejects %j %j with an error naming the setting', (argv, env, message) => {
     expect(() => loadConfig(argv as string[], env)).toThrow(ConfigError);
     expect(() => loadConfig(argv as string[], env)).toThrow(message);
