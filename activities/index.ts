@@ -5,6 +5,7 @@
  */
 import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
+import { AssetLoader } from '../src/assets/load.js';
 import type { Logger } from '../src/logger.js';
 import { createPlanActivities } from './plans.js';
 import { createPluginActivities } from './plugins.js';
@@ -32,11 +33,16 @@ export type Activities = ReturnType<typeof createActivities>;
 
 /** Builds the activity functions the worker registers. */
 export function createActivities(deps: ActivityDeps) {
+  // One loader, with the kubeconfig policy, for every activity that reads assets.
+  const assets = new AssetLoader(deps.management, {
+    kubeconfigPolicy: { allowExec: deps.allowKubeconfigExec ?? false },
+  });
+  const shared = { ...deps, assets };
   return {
-    ...createResourceActivities(deps),
-    ...createPlanActivities(deps),
-    ...createReplicationActivities(deps),
-    ...createPluginActivities(deps),
+    ...createResourceActivities(shared),
+    ...createPlanActivities(shared),
+    ...createReplicationActivities(shared),
+    ...createPluginActivities(shared),
 
     /**
      * Reads the management cluster's version through the worker's credentials: the check that

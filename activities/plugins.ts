@@ -11,7 +11,7 @@ import { FailureType } from '../src/api/errors.js';
 import type { ResourceRef } from '../src/api/kinds.js';
 import { formatProblems } from '../src/api/problems.js';
 import type { PluginSpec, TaskRunSpec } from '../src/api/types.js';
-import { AssetLoader } from '../src/assets/load.js';
+import type { AssetLoader } from '../src/assets/load.js';
 import type { Logger } from '../src/logger.js';
 import { validatePluginSpec } from '../src/plugins/index.js';
 import type { PluginOutcome } from '../src/plugins/types.js';
@@ -20,6 +20,8 @@ import type { PluginOutcome } from '../src/plugins/types.js';
 export interface PluginActivityDeps {
   management: KubeConfig;
   log: Logger;
+  /** Reads assets and their Secrets (with the kubeconfig policy). */
+  assets: AssetLoader;
 }
 
 /** How often `runPlugin` heartbeats on its own while the plugin runs. */
@@ -27,7 +29,7 @@ const HEARTBEAT_MS = 5000;
 
 /** Builds the plugin activities. */
 export function createPluginActivities(deps: PluginActivityDeps) {
-  const assets = new AssetLoader(deps.management);
+  const { assets } = deps;
 
   /** The plugin spec a run executes: its own, or (TaskRun) its Task's. */
   async function specToRun(ref: ResourceRef, spec: unknown): Promise<PluginSpec> {

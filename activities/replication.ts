@@ -18,7 +18,7 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { API_VERSION, apiVersionOf, kindInfo, type ResourceRef } from '../src/api/kinds.js';
-import { AssetLoader } from '../src/assets/load.js';
+import type { AssetLoader } from '../src/assets/load.js';
 import type { Resource } from '../src/api/types.js';
 import { RUN_CONDITIONS_SIGNAL, type RunConditions } from '../src/api/contract.js';
 import { replicationConditions } from '../src/plugins/kubernetes-objects-to-kubernetes/conditions.js';
@@ -44,6 +44,8 @@ import { FailureType } from '../src/api/errors.js';
 export interface ReplicationActivityDeps {
   management: KubeConfig;
   log: Logger;
+  /** Reads assets and their Secrets (with the kubeconfig policy). */
+  assets: AssetLoader;
   /** To signal the workflow when the entries' health changes. */
   temporal: { client: Client };
 }
@@ -65,7 +67,7 @@ function percentile(sorted: number[], p: number): number {
 
 /** Builds the replication activities. */
 export function createReplicationActivities(deps: ReplicationActivityDeps) {
-  const assets = new AssetLoader(deps.management);
+  const { assets } = deps;
   const custom = deps.management.makeApiClient(CustomObjectsApi);
 
   /** The recovery Task of a LiveSynchronization, as seed 5.1.3.5 describes it, or undefined. */

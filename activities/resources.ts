@@ -6,7 +6,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CoreV1Api, CustomObjectsApi, VersionApi } from '@kubernetes/client-node';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
-import { AssetLoader } from '../src/assets/load.js';
+import type { AssetLoader } from '../src/assets/load.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { API_VERSION, kindInfo, type ResourceRef } from '../src/api/kinds.js';
 import type {
@@ -30,8 +30,8 @@ export interface ResourceActivityDeps {
   log: Logger;
   /** Names this process in Kubernetes Events (`reportingInstance`), e.g. the pod name. */
   instance: string;
-  /** Let KubernetesCluster kubeconfigs use `exec` credential plugins (default false). */
-  allowKubeconfigExec?: boolean;
+  /** Reads assets and their Secrets (with the kubeconfig policy). */
+  assets: AssetLoader;
 }
 
 /** Outcome of checking one asset. */
@@ -72,9 +72,7 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
   const custom = deps.management.makeApiClient(CustomObjectsApi);
   const core = deps.management.makeApiClient(CoreV1Api);
 
-  const assets = new AssetLoader(deps.management, {
-    kubeconfigPolicy: { allowExec: deps.allowKubeconfigExec ?? false },
-  });
+  const { assets } = deps;
   const getResource = assets.getResource.bind(assets);
 
   /** Checks that an asset exists, its Secret holds what it must, and the service answers. */
