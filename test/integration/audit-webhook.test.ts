@@ -21,14 +21,15 @@ import {
 import { createLogger } from '../../src/logger.js';
 import { AUDIT_ANNOTATIONS, auditUserUid } from '../../src/webhook/audit.js';
 import { startAuditWebhook, type AuditWebhook } from '../../src/webhook/server.js';
+import { stackPkiDir } from '../../tools/stack/paths.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 
 const run = promisify(execFile);
 const root = process.cwd();
 const kubectlBin = path.resolve(root, '.tools/bin/kubectl');
 const crdDir = path.join(root, 'k8s/crds');
-const caCertFile = path.join(root, '.stack/pki/ca.crt');
-const caKeyFile = path.join(root, '.stack/pki/ca.key');
+const caCertFile = path.join(stackPkiDir, 'ca.crt');
+const caKeyFile = path.join(stackPkiDir, 'ca.key');
 
 const group = 'automation.astronetes.io';
 const version = 'v1alpha1';
