@@ -21,21 +21,15 @@ import { API_VERSION, apiVersionOf, kindInfo, type ResourceRef } from '../src/ap
 import type { AssetLoader } from '../src/assets/load.js';
 import type { Resource } from '../src/api/types.js';
 import { RUN_CONDITIONS_SIGNAL, type RunConditions } from '../src/api/contract.js';
-import { replicationConditions } from '../src/plugins/kubernetes-objects-to-kubernetes/conditions.js';
 import type { Logger } from '../src/logger.js';
 import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kubernetes-objects-to-kubernetes/index.js';
+import type { ReplicatorOptions } from '../src/plugins/kubernetes-objects-to-kubernetes/engine.js';
+import { recoveryTask } from '../src/plugins/kubernetes-objects-to-kubernetes/recovery-task.js';
 import {
-  TypeReplicator,
-  type ReplicatorOptions,
-  type ResourceStats,
-} from '../src/plugins/kubernetes-objects-to-kubernetes/engine.js';
-import { groupByType } from '../src/plugins/kubernetes-objects-to-kubernetes/entries.js';
-import {
-  isOwnedBy,
-  OWNER_ANNOTATION,
-  OWNER_LABEL,
-  ownerLabelValue,
-} from '../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
+  ReplicationRun,
+  type ReplicationReport,
+} from '../src/plugins/kubernetes-objects-to-kubernetes/run.js';
+import { isOwnedBy } from '../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import { getCustomObject, MERGE_PATCH } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 import { FailureType } from '../src/api/errors.js';
@@ -50,64 +44,10 @@ export interface ReplicationActivityDeps {
   temporal: { client: Client };
 }
 
-/** What a run of `replicate` reports (heartbeat details, status, result). */
-export interface ReplicationReport {
-  resources: ResourceStats[];
-  /** When this run's initial list had been written (the last resync), and how it went. */
-  lastResyncTime?: string;
-  lastResyncResult?: string;
-  /** Milliseconds from a source change being seen to its destination write, over this run. */
-  lag?: { p50: number; p99: number; max: number; samples: number };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 /** Builds the replication activities. */
 export function createReplicationActivities(deps: ReplicationActivityDeps) {
   const { assets } = deps;
   const custom = deps.management.makeApiClient(CustomObjectsApi);
-
-  /** The recovery Task of a LiveSynchronization, as seed 5.1.3.5 describes it, or undefined. */
-  function recoveryTask(ref: ResourceRef, config: KubernetesObjectsToKubernetesConfig) {
-    const owner = { namespace: ref.namespace, name: ref.name };
-    const resources = config.replication.resources
-      .filter((r) => r.recoveryProcess?.fromPatch?.length || r.recoveryProcess?.fromOriginal?.enabled)
-      .map((r) => ({
-        identifier: { group: r.group ?? '', version: r.version, resources: r.resource },
-        ...(r.recoveryProcess?.fromPatch?.length
-          ? { patch: { operations: r.recoveryProcess.fromPatch } }
-          : {}),
-        ...(r.recoveryProcess?.patchOptions ? { patchOptions: r.recoveryProcess.patchOptions } : {}),
-        // Only the objects this LiveSynchronization replicated.
-        selector: { matchLabels: { [OWNER_LABEL]: ownerLabelValue(owner) } },
-        ...(r.recoveryProcess?.fromOriginal?.enabled
-          ? {
-              fromOriginal: {
-                enabled: true,
-                ...(config.bucketName ? { bucketName: config.bucketName } : {}),
-              },
-            }
-          : {}),
-      }));
-    if (resources.length === 0) return undefined;
-    return {
-      apiVersion: apiVersionOf('Task'),
-      kind: 'Task',
-      metadata: {
-        name: ref.name,
-        namespace: ref.namespace,
-        labels: { [OWNER_LABEL]: ownerLabelValue(owner) },
-        annotations: {
-          [OWNER_ANNOTATION]: `${owner.namespace}/${owner.name}`,
-          'automation.astronetes.io/managed-by': 'LiveSynchronization; do not edit, changes are overwritten',
-        },
-      },
-      spec: { plugin: 'kubernetes-objects-transformation', config: { resources } },
-    };
-  }
 
   async function destinationClient(ref: ResourceRef, config: KubernetesObjectsToKubernetesConfig) {
     const destination = await assets.kubernetesCluster(ref.namespace, config.destinationName);
@@ -233,53 +173,14 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           );
         bucket = { client: loadedBucket.value.client, name: loadedBucket.value.name, liveSync: owner };
       }
-      const lags: number[] = [];
-      const concurrency = config.components?.synchronizer?.concurrentTasks ?? 16;
-      const entries = config.replication.resources;
-      const replicators = groupByType(entries).map(
-        (type) =>
-          new TypeReplicator({
-            owner,
-            type,
-            source: source.value,
-            destination: destination.value,
-            bucket,
-            forceNamespaceCreation: config.replication.forceNamespaceCreation ?? false,
-            clusters: {
-              source: { name: config.sourceName, namespace: ref.namespace },
-              destination: { name: config.destinationName, namespace: ref.namespace },
-            },
-            concurrency,
-            log,
-            onLag: (ms) => {
-              if (lags.length >= 50_000) lags.splice(0, 25_000);
-              lags.push(ms);
-            },
-          }),
-      );
-      /** Every entry's counters, in spec order. */
-      const entryStats = (): ResourceStats[] => {
-        const byIndex = new Map<number, ResourceStats>();
-        for (const r of replicators) {
-          const stats = r.stats();
-          r.rules.forEach((rule, i) => byIndex.set(rule.index, stats[i]));
-        }
-        return entries.map((_, i) => byIndex.get(i)!);
-      };
-      const report: ReplicationReport = { resources: [] };
-      const snapshot = (): ReplicationReport => {
-        const sorted = [...lags].sort((a, b) => a - b);
-        return {
-          ...report,
-          resources: entryStats(),
-          lag: {
-            p50: percentile(sorted, 50),
-            p99: percentile(sorted, 99),
-            max: sorted.at(-1) ?? 0,
-            samples: sorted.length,
-          },
-        };
-      };
+      const run = new ReplicationRun({
+        owner,
+        config,
+        source: source.value,
+        destination: destination.value,
+        bucket,
+        log,
+      });
       const { group, plural } = kindInfo('LiveSynchronization');
       const superseded = async (r: ResourceRef, generation: number): Promise<boolean> => {
         let current: Resource | undefined;
@@ -297,7 +198,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       };
       let lastWritten = '';
       const writeStatus = async () => {
-        const current = snapshot();
+        const current = run.snapshot();
         const text = JSON.stringify(current);
         ctx.heartbeat(current);
         if (text === lastWritten) return;
@@ -319,19 +220,14 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
 
       let lastHealth = '';
       const signalHealth = async () => {
-        const conditions = replicationConditions(
-          entries.length,
-          replicators.flatMap((r) => r.problems()),
-        );
+        const conditions = run.conditions();
         const text = JSON.stringify(conditions);
-        if (text === lastHealth) return;
-        const payload: RunConditions = { generation: input.generation, conditions };
         const execution = ctx.info.workflowExecution;
-        if (!execution) return;
-        const { workflowId, runId } = execution;
+        if (text === lastHealth || !execution) return;
+        const payload: RunConditions = { generation: input.generation, conditions };
         try {
           await deps.temporal.client.workflow
-            .getHandle(workflowId, runId)
+            .getHandle(execution.workflowId, execution.runId)
             .signal(RUN_CONDITIONS_SIGNAL, payload);
           lastHealth = text;
         } catch (err) {
@@ -341,24 +237,18 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
 
       const started = Date.now();
       try {
-        const starts = await Promise.allSettled(replicators.map((r) => r.start()));
-        const failures = starts.filter((s) => s.status === 'rejected').length;
+        await run.start();
         await signalHealth();
-        await Promise.race([Promise.all(replicators.map((r) => r.idle())), ctx.cancelled]);
-        report.lastResyncTime = new Date().toISOString();
-        report.lastResyncResult = failures
-          ? `${failures} of ${replicators.length} resource types could not start (see resources[].lastError)`
-          : `listed and converged ${entries.length} resource entries in ${Date.now() - started} ms`;
-        log.info({ result: report.lastResyncResult }, 'resync done');
+        await run.converged(ctx.cancelled);
         let lastStatus = 0;
         while (Date.now() - started < input.runForMs) {
           // Cancellation reaches an activity only through a throttled heartbeat; reading our own
           // object every second stops the writes as soon as the spec changes or it is deleted.
           if (await superseded(ref, input.generation)) {
             log.info('spec changed or resource deleted: writes stopped, waiting for cancellation');
-            await Promise.all(replicators.map((r) => r.stop()));
+            await run.stop();
             for (;;) {
-              ctx.heartbeat(snapshot());
+              ctx.heartbeat(run.snapshot());
               await ctx.sleep(1000);
             }
           }
@@ -367,15 +257,15 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
             await signalHealth();
             lastStatus = Date.now();
           } else {
-            ctx.heartbeat(snapshot());
+            ctx.heartbeat(run.snapshot());
           }
           await ctx.sleep(Math.min(1000, Math.max(1, input.runForMs - (Date.now() - started))));
         }
-        await Promise.all(replicators.map((r) => r.stop()));
+        await run.stop();
         await writeStatus();
-        return snapshot();
+        return run.snapshot();
       } finally {
-        await Promise.all(replicators.map((r) => r.stop()));
+        await run.stop();
         bucket?.client.destroy();
       }
     },

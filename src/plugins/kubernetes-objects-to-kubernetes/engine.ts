@@ -494,35 +494,54 @@ export class TypeReplicator {
       );
       return; // retried when the source object changes, or the spec does
     }
-    if (bucketKey) {
-      try {
-        await this.opts.bucket!.client.send(
-          new PutObjectCommand({
-            Bucket: this.opts.bucket!.name,
-            Key: bucketKey,
-            Body: JSON.stringify(source),
-            ContentType: 'application/json',
-          }),
-        );
-        this.log.debug({ bucketObject: { path: bucketKey } }, 'object uploaded in bucket');
-      } catch (err) {
-        this.log.error(
-          { bucketObject: { path: bucketKey }, err: kubeErrorText(err) },
-          'error uploading object in bucket',
-        );
-        throw err;
-      }
+    if (bucketKey) await this.upload(bucketKey, source);
+    await this.apply(out.object, source, ref, !previous);
+    this.written.set(key, { version: sourceVersion ?? '', transformation: rule.transformation });
+    this.failed.delete(key);
+    const seen = this.seenAt.get(key);
+    if (seen !== undefined) {
+      this.opts.onLag?.(Date.now() - seen);
+      this.seenAt.delete(key);
     }
-    const creating = !previous;
+  }
+
+  /** Uploads the original, as read from the source, to the bucket. */
+  private async upload(bucketKey: string, source: KubeObject): Promise<void> {
+    try {
+      await this.opts.bucket!.client.send(
+        new PutObjectCommand({
+          Bucket: this.opts.bucket!.name,
+          Key: bucketKey,
+          Body: JSON.stringify(source),
+          ContentType: 'application/json',
+        }),
+      );
+      this.log.debug({ bucketObject: { path: bucketKey } }, 'object uploaded in bucket');
+    } catch (err) {
+      this.log.error(
+        { bucketObject: { path: bucketKey }, err: kubeErrorText(err) },
+        'error uploading object in bucket',
+      );
+      throw err;
+    }
+  }
+
+  /** Writes the transformed copy with server-side apply, logging as the seed does. */
+  private async apply(
+    copy: KubeObject,
+    source: KubeObject,
+    ref: { metadata: { name: string; namespace?: string } },
+    creating: boolean,
+  ): Promise<void> {
     const fields = {
       event: { type: creating ? 'create' : 'update' },
       sourceObject: {
         apiGroup: this.gvr.group,
         apiVersion: this.gvr.version,
         resource: this.gvr.resource,
-        name,
-        namespace: d.namespaced ? ns : undefined,
-        resourceVersion: sourceVersion,
+        name: ref.metadata.name,
+        namespace: ref.metadata.namespace,
+        resourceVersion: source.metadata?.resourceVersion,
         uid: source.metadata?.uid,
       },
       destinationObject: ref.metadata,
@@ -530,7 +549,7 @@ export class TypeReplicator {
     this.log.debug(fields, creating ? 'creating object in cluster' : 'updating object in cluster');
     try {
       await this.dst.patch(
-        out.object as never,
+        copy as never,
         undefined,
         undefined,
         FIELD_MANAGER,
@@ -545,13 +564,6 @@ export class TypeReplicator {
       throw err;
     }
     this.log.info(fields, creating ? 'object created in cluster' : 'object updated in cluster');
-    this.written.set(key, { version: sourceVersion ?? '', transformation: rule.transformation });
-    this.failed.delete(key);
-    const seen = this.seenAt.get(key);
-    if (seen !== undefined) {
-      this.opts.onLag?.(Date.now() - seen);
-      this.seenAt.delete(key);
-    }
   }
 
   /** Deletes the copy of `key`, which no entry selects any more, and its bucket original. */

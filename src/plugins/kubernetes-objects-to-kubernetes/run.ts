@@ -1,0 +1,125 @@
+/**
+ * One run of a LiveSynchronization's replication, for one resync period: a TypeReplicator per
+ * resource type (each serving every entry of its type), their counters in spec order, the lag
+ * figures, and the conditions the entries' health gives. The `replicate` activity drives it.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { RunCondition } from '../../api/contract.js';
+import type { Logger } from '../../logger.js';
+import { replicationConditions } from './conditions.js';
+import { TypeReplicator, type ReplicatorOptions, type ResourceStats } from './engine.js';
+import { groupByType } from './entries.js';
+import type { KubernetesObjectsToKubernetesConfig } from './index.js';
+
+/** What a run reports (heartbeat details, `status.replication`, the activity's result). */
+export interface ReplicationReport {
+  resources: ResourceStats[];
+  /** When this run's initial list had been written (the last resync), and how it went. */
+  lastResyncTime?: string;
+  lastResyncResult?: string;
+  /** Milliseconds from a source change being seen to its destination write, over this run. */
+  lag?: { p50: number; p99: number; max: number; samples: number };
+}
+
+/** Options of {@link ReplicationRun}. */
+export interface ReplicationRunOptions {
+  owner: { namespace: string; name: string };
+  config: KubernetesObjectsToKubernetesConfig;
+  source: KubeConfig;
+  destination: KubeConfig;
+  bucket?: ReplicatorOptions['bucket'];
+  log: Logger;
+}
+
+/** The nearest-rank percentile of ascending `sorted`; 0 when empty. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Lag samples kept: the newest half is kept when this many have come. */
+const MAX_LAG_SAMPLES = 50_000;
+
+/** Replicates every entry of a LiveSynchronization until {@link ReplicationRun.stop}. */
+export class ReplicationRun {
+  private readonly replicators: TypeReplicator[];
+  private readonly lags: number[] = [];
+  private readonly report: Omit<ReplicationReport, 'resources' | 'lag'> = {};
+  private failures = 0;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly opts: ReplicationRunOptions) {
+    const { owner, config } = opts;
+    this.replicators = groupByType(config.replication.resources).map(
+      (type) =>
+        new TypeReplicator({
+          owner,
+          type,
+          source: opts.source,
+          destination: opts.destination,
+          bucket: opts.bucket,
+          forceNamespaceCreation: config.replication.forceNamespaceCreation ?? false,
+          clusters: {
+            source: { name: config.sourceName, namespace: owner.namespace },
+            destination: { name: config.destinationName, namespace: owner.namespace },
+          },
+          concurrency: config.components?.synchronizer?.concurrentTasks ?? 16,
+          log: opts.log,
+          onLag: (ms) => {
+            if (this.lags.length >= MAX_LAG_SAMPLES) this.lags.splice(0, MAX_LAG_SAMPLES / 2);
+            this.lags.push(ms);
+          },
+        }),
+    );
+  }
+
+  /** Starts every type (one that cannot start keeps retrying by itself, and is counted). */
+  async start(): Promise<void> {
+    const starts = await Promise.allSettled(this.replicators.map((r) => r.start()));
+    this.failures = starts.filter((s) => s.status === 'rejected').length;
+  }
+
+  /** Resolves when the initial sync is written (or `cancelled` settles), and records the resync. */
+  async converged(cancelled: Promise<unknown>): Promise<void> {
+    await Promise.race([Promise.all(this.replicators.map((r) => r.idle())), cancelled]);
+    const entries = this.opts.config.replication.resources.length;
+    this.report.lastResyncTime = new Date().toISOString();
+    this.report.lastResyncResult = this.failures
+      ? `${this.failures} of ${this.replicators.length} resource types could not start (see resources[].lastError)`
+      : `listed and converged ${entries} resource entries in ${Date.now() - this.startedAt} ms`;
+    this.opts.log.info({ result: this.report.lastResyncResult }, 'resync done');
+  }
+
+  /** Every entry's counters, in spec order, with the lag figures. */
+  snapshot(): ReplicationReport {
+    const byIndex = new Map<number, ResourceStats>();
+    for (const r of this.replicators) {
+      const stats = r.stats();
+      r.rules.forEach((rule, i) => byIndex.set(rule.index, stats[i]));
+    }
+    const sorted = [...this.lags].sort((a, b) => a - b);
+    return {
+      ...this.report,
+      resources: this.opts.config.replication.resources.map((_, i) => byIndex.get(i)!),
+      lag: {
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        max: sorted.at(-1) ?? 0,
+        samples: sorted.length,
+      },
+    };
+  }
+
+  /** `Degraded` (and `Ready=False` when no entry replicates), from the entries' problems. */
+  conditions(): RunCondition[] {
+    return replicationConditions(
+      this.opts.config.replication.resources.length,
+      this.replicators.flatMap((r) => r.problems()),
+    );
+  }
+
+  /** Stops every watch and write; running writes finish. */
+  async stop(): Promise<void> {
+    await Promise.all(this.replicators.map((r) => r.stop()));
+  }
+}
