@@ -15,23 +15,14 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  type Client,
-  type WorkflowHandle,
-} from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
-import { ALL_KINDS, API_VERSION, kindInfo, type Kind, type ResourceRef } from '../api/kinds.js';
-import type { Resource } from '../api/types.js';
+import type { Client } from '@temporalio/client';
+import { ALL_KINDS, API_VERSION, kindInfo, type Kind } from '../api/kinds.js';
 import { backoffDelay } from '../kube/backoff.js';
 import { isTransientKubeError, kubeErrorText } from '../kube/errors.js';
-import type { Logger } from '../logger.js';
-import { RESOURCE_KIND, RESOURCE_NAME, RESOURCE_NAMESPACE, RESOURCE_UID } from '../api/search-attributes.js';
-import { FINALIZER, addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.js';
 import { KeyedQueue } from '../kube/queue.js';
-import { getCustomObject } from '../kube/objects.js';
-import { SPEC_SIGNAL, WORKFLOW_TYPE, workflowIdOf } from '../api/contract.js';
+import type { Logger } from '../logger.js';
+import { FINALIZER } from './finalizer.js';
+import { createReconciler } from './reconcile.js';
 
 /** Options of {@link startBridge}. */
 export interface BridgeOptions {
@@ -63,8 +54,6 @@ export function keyOf(kind: Kind, namespace: string, name: string): string {
   return `${kind}/${namespace}/${name}`;
 }
 
-const TERMINAL_PHASES = new Set(['Succeeded', 'Failed']);
-
 /**
  * Transient failures in a row (see isTransientKubeError) of one watch or one key, retried with
  * backoff, logged as warnings: a freshly started API server answers 429 "storage is
@@ -78,163 +67,40 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   const log = opts.log.child({ component: 'bridge' });
   const custom = opts.management.makeApiClient(CustomObjectsApi);
   const namespaces = opts.namespaces?.length ? opts.namespaces : [undefined];
-  const informers: { informer: Informer<KubernetesObject> & { list(): KubernetesObject[] }; kind: Kind }[] =
-    [];
   let stopped = false;
 
+  const reconcile = createReconciler({ ...opts, custom, log });
   const queue = new KeyedQueue({
     concurrency: opts.concurrency ?? 8,
-    reconcile: (key) => reconcile(key),
+    reconcile,
     onError: (key, err, attempt) =>
       log[isTransientKubeError(err) && attempt <= TRANSIENT_FAILURES ? 'warn' : 'error'](
         { key, attempt, err: kubeErrorText(err) },
         'reconcile failed; retrying',
       ),
   });
+  const enqueue = (kind: Kind, o: KubernetesObject) => {
+    if (o.metadata?.namespace && o.metadata.name)
+      queue.add(keyOf(kind, o.metadata.namespace, o.metadata.name));
+  };
 
-  const getObject = (kind: Kind, namespace: string, name: string): Promise<Resource | undefined> =>
-    getCustomObject(custom, kind, namespace, name);
-
-  async function waitClosed(handle: WorkflowHandle, timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
-    // Any outcome (completed, cancelled, failed, not found) means the workflow is closed.
-    const closed = handle.result().then(
-      () => true,
-      () => true,
-    );
-    try {
-      return await Promise.race([closed, timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async function reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
-    const [kindName, namespace, name] = key.split('/');
-    const kind = kindName as Kind;
-    const obj = await getObject(kind, namespace, name);
-    if (!obj) return; // gone: its finalizer already ran
-    const ref: ResourceRef = { kind, namespace, name, uid: obj.metadata.uid };
-    const workflowId = workflowIdOf(ref);
-    const rlog = log.child({ kind, namespace, name, workflowId });
-    const handle = opts.client.workflow.getHandle(workflowId);
-
-    if (obj.metadata.deletionTimestamp) {
-      if (!hasFinalizer(obj)) return;
-      try {
-        await handle.cancel();
-        rlog.info('resource deleted: workflow cancelled, waiting for its clean-up');
-        if (!(await waitClosed(handle, opts.cleanupTimeoutMs ?? 30_000))) {
-          rlog.warn('workflow clean-up still running; finalizer kept');
-          return { requeueAfterMs: 2000 };
-        }
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-      }
-      await removeFinalizer(custom, obj);
-      rlog.info('finalizer removed');
-      return;
-    }
-
-    if (!hasFinalizer(obj)) await addFinalizer(custom, obj);
-
-    const info = kindInfo(kind);
-    const generation = obj.metadata.generation ?? 1;
-    if (info.lifecycle === 'run-once' && TERMINAL_PHASES.has(obj.status?.phase ?? '')) return;
-    if (obj.status?.workflowId === workflowId && obj.status.observedGeneration === generation) {
-      try {
-        const d = await handle.describe();
-        if (d.status.name === 'RUNNING' || info.lifecycle === 'run-once') return;
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-      }
-    }
-    try {
-      await opts.client.workflow.signalWithStart(WORKFLOW_TYPE[kind], {
-        workflowId,
-        taskQueue: opts.taskQueue,
-        args: [{ ref, generation, spec: obj.spec, recheckSeconds: opts.recheckSeconds }],
-        signal: SPEC_SIGNAL,
-        signalArgs: [{ generation, spec: obj.spec }],
-        workflowIdReusePolicy:
-          info.lifecycle === 'run-once'
-            ? WorkflowIdReusePolicy.REJECT_DUPLICATE
-            : WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-        typedSearchAttributes: [
-          { key: RESOURCE_KIND, value: kind },
-          { key: RESOURCE_NAMESPACE, value: namespace },
-          { key: RESOURCE_NAME, value: name },
-          { key: RESOURCE_UID, value: ref.uid },
-        ],
-        memo: { resource: `${kind} ${namespace}/${name}`, apiVersion: obj.apiVersion },
-        staticSummary: `${kind} ${namespace}/${name}`,
-      });
-      rlog.debug({ generation }, 'workflow started or signalled');
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return; // a finished run-once: never again
-      throw err;
-    }
-  }
-
-  for (const kind of ALL_KINDS) {
-    const { group, plural } = kindInfo(kind);
-    for (const ns of namespaces) {
-      const path = ns
-        ? `/apis/${group}/${API_VERSION}/namespaces/${ns}/${plural}`
-        : `/apis/${group}/${API_VERSION}/${plural}`;
-      const list = ns
-        ? () => custom.listNamespacedCustomObject({ group, version: API_VERSION, namespace: ns, plural })
-        : () => custom.listClusterCustomObject({ group, version: API_VERSION, plural });
-      const informer = makeInformer<KubernetesObject>(opts.management, path, list as never);
-      const enqueue = (o: KubernetesObject) => {
-        if (o.metadata?.namespace && o.metadata.name)
-          queue.add(keyOf(kind, o.metadata.namespace, o.metadata.name));
-      };
-      informer.on('add', enqueue);
-      informer.on('update', enqueue);
-      informer.on('delete', enqueue);
-      // A failed list or watch stops the informer: start it again with exponential backoff
-      // (0.5 s doubling to 30 s, reset once a start succeeds). A freshly started API server
-      // answers 429 "storage is (re)initializing" for a second or two; a fixed 5 s wait there
-      // delayed every new object by seconds. Such a failure is a warning until it lasts
-      // (TRANSIENT_FAILURES); what retrying cannot heal by itself (a missing CRD or permission)
-      // is an error at once.
-      let failures = 0;
-      let restartPending = false;
-      const restart = (err: unknown) => {
-        if (stopped || restartPending) return;
-        restartPending = true;
-        const delayMs = backoffDelay({ initialMs: 500, maxMs: 30_000 }, ++failures);
-        const level = isTransientKubeError(err) && failures <= TRANSIENT_FAILURES ? 'warn' : 'error';
-        log[level](
-          { kind, namespace: ns ?? '*', err: kubeErrorText(err) },
-          `watch failed; restarting in ${delayMs} ms`,
-        );
-        setTimeout(() => {
-          restartPending = false;
-          if (stopped) return;
-          informer.start().then(
-            () => {
-              // start() also resolves after a failed list, whose error has already scheduled the next try.
-              if (!restartPending) failures = 0;
-            },
-            (e: unknown) => restart(e),
-          );
-        }, delayMs);
-      };
-      informer.on('error', restart);
-      informers.push({ informer: informer as never, kind });
-    }
-  }
+  const informers = ALL_KINDS.flatMap((kind) =>
+    namespaces.map((namespace) => ({
+      kind,
+      informer: watchKind({
+        management: opts.management,
+        custom,
+        kind,
+        namespace,
+        log,
+        onObject: (o) => enqueue(kind, o),
+        stopped: () => stopped,
+      }),
+    })),
+  );
   await Promise.all(informers.map(({ informer }) => informer.start()));
   const resync = setInterval(() => {
-    for (const { informer, kind } of informers) {
-      for (const o of informer.list()) {
-        if (o.metadata?.namespace && o.metadata.name)
-          queue.add(keyOf(kind, o.metadata.namespace, o.metadata.name));
-      }
-    }
+    for (const { informer, kind } of informers) for (const o of informer.list()) enqueue(kind, o);
   }, opts.resyncEveryMs ?? 300_000);
   log.info(
     {
@@ -255,4 +121,65 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       await queue.idle();
     },
   };
+}
+
+/** What {@link watchKind} needs. */
+interface WatchKindOptions {
+  management: KubeConfig;
+  custom: CustomObjectsApi;
+  kind: Kind;
+  /** One namespace, or undefined for all. */
+  namespace: string | undefined;
+  log: Logger;
+  /** Called for every object added, updated or deleted. */
+  onObject: (o: KubernetesObject) => void;
+  stopped: () => boolean;
+}
+
+/**
+ * An informer on one kind (in one namespace, or all). A failed list or watch stops an informer:
+ * this one starts again with exponential backoff (0.5 s doubling to 30 s, reset once a start
+ * succeeds). A freshly started API server answers 429 "storage is (re)initializing" for a second
+ * or two; a fixed 5 s wait there delayed every new object by seconds. Such a failure is a warning
+ * until it lasts (TRANSIENT_FAILURES); what retrying cannot heal by itself (a missing CRD or
+ * permission) is an error at once.
+ */
+function watchKind(o: WatchKindOptions): Informer<KubernetesObject> & { list(): KubernetesObject[] } {
+  const { group, plural } = kindInfo(o.kind);
+  const ns = o.namespace;
+  const path = ns
+    ? `/apis/${group}/${API_VERSION}/namespaces/${ns}/${plural}`
+    : `/apis/${group}/${API_VERSION}/${plural}`;
+  const list = ns
+    ? () => o.custom.listNamespacedCustomObject({ group, version: API_VERSION, namespace: ns, plural })
+    : () => o.custom.listClusterCustomObject({ group, version: API_VERSION, plural });
+  const informer = makeInformer<KubernetesObject>(o.management, path, list as never);
+  informer.on('add', o.onObject);
+  informer.on('update', o.onObject);
+  informer.on('delete', o.onObject);
+  let failures = 0;
+  let restartPending = false;
+  const restart = (err: unknown) => {
+    if (o.stopped() || restartPending) return;
+    restartPending = true;
+    const delayMs = backoffDelay({ initialMs: 500, maxMs: 30_000 }, ++failures);
+    const level = isTransientKubeError(err) && failures <= TRANSIENT_FAILURES ? 'warn' : 'error';
+    o.log[level](
+      { kind: o.kind, namespace: ns ?? '*', err: kubeErrorText(err) },
+      `watch failed; restarting in ${delayMs} ms`,
+    );
+    setTimeout(() => {
+      restartPending = false;
+      if (o.stopped()) return;
+      informer.start().then(
+        () => {
+          // start() also resolves after a failed list, whose error has already scheduled the next try.
+          if (!restartPending) failures = 0;
+        },
+        (e: unknown) => restart(e),
+      );
+    }, delayMs);
+  };
+  informer.on('error', restart);
+  return informer as never;
 }
