@@ -4,9 +4,11 @@
  * and never leave: workflows see only "ready" and a message.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CoreV1Api, CustomObjectsApi, VersionApi } from '@kubernetes/client-node';
-import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { AssetLoader } from '../src/assets/load.js';
+import { checkAsset, type AssetCheck } from '../src/assets/probe.js';
+
+export type { AssetCheck } from '../src/assets/probe.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { API_VERSION, kindInfo, type ResourceRef } from '../src/api/kinds.js';
 import type {
@@ -18,7 +20,6 @@ import type {
 } from '../src/api/types.js';
 import { validateResource as validate, type ResourceValidation } from '../src/validate.js';
 import { isNotFound, kubeErrorText } from '../src/kube/errors.js';
-import { connectZooKeeper } from '../src/clients/zookeeper.js';
 import type { Logger } from '../src/logger.js';
 import { referencesOf, type Problem } from '../src/plugins/index.js';
 import { MERGE_PATCH } from '../src/kube/objects.js';
@@ -34,37 +35,11 @@ export interface ResourceActivityDeps {
   assets: AssetLoader;
 }
 
-/** Outcome of checking one asset. */
-export interface AssetCheck {
-  ready: boolean;
-  reason: string;
-  message: string;
-}
-
 /** A Kubernetes Event to emit about a resource. */
 export interface ResourceEvent {
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
-}
-
-const PROBE_TIMEOUT_MS = 5000;
-
-/** Request options that make client-node send a JSON merge patch (its default is a JSON patch). */
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000}s`)), ms);
-    }),
-  ]);
-}
-
-/** One line for an error, without secrets (client errors may echo request bodies), for status. */
-function reasonOf(err: unknown): string {
-  return kubeErrorText(err).slice(0, 300);
 }
 
 /** Builds the resource activities. */
@@ -74,75 +49,6 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
 
   const { assets } = deps;
   const getResource = assets.getResource.bind(assets);
-
-  /** Checks that an asset exists, its Secret holds what it must, and the service answers. */
-  async function checkAssetObject(
-    kind: 'KubernetesCluster' | 'Bucket' | 'Database',
-    namespace: string,
-    name: string,
-  ): Promise<AssetCheck> {
-    switch (kind) {
-      case 'KubernetesCluster': {
-        const loaded = await assets.kubernetesCluster(namespace, name);
-        if (!loaded.ok) return { ready: false, reason: loaded.reason, message: loaded.message };
-        const kc = loaded.value;
-        try {
-          const v = await withTimeout(kc.makeApiClient(VersionApi).getCode(), PROBE_TIMEOUT_MS, 'cluster');
-          return {
-            ready: true,
-            reason: 'Connected',
-            message: `${kc.getCurrentCluster()?.server} answers, Kubernetes ${v.gitVersion}`,
-          };
-        } catch (err) {
-          return {
-            ready: false,
-            reason: 'Unreachable',
-            message: `cluster ${kc.getCurrentCluster()?.server} unreachable: ${reasonOf(err)}`,
-          };
-        }
-      }
-      case 'Bucket': {
-        const loaded = await assets.bucket(namespace, name);
-        if (!loaded.ok) return { ready: false, reason: loaded.reason, message: loaded.message };
-        const { client, name: bucketName } = loaded.value;
-        try {
-          await withTimeout(
-            client.send(new HeadBucketCommand({ Bucket: bucketName })),
-            PROBE_TIMEOUT_MS,
-            'bucket',
-          );
-          return { ready: true, reason: 'Connected', message: `bucket ${bucketName} answers` };
-        } catch (err) {
-          const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-          const why =
-            status === 403
-              ? 'access denied (check the credentials)'
-              : status === 404
-                ? 'no such bucket'
-                : reasonOf(err);
-          return { ready: false, reason: 'Unreachable', message: `bucket ${bucketName}: ${why}` };
-        } finally {
-          client.destroy();
-        }
-      }
-      case 'Database': {
-        const loaded = await assets.database(namespace, name);
-        if (!loaded.ok) return { ready: false, reason: loaded.reason, message: loaded.message };
-        const { servers, auth } = loaded.value;
-        try {
-          const zk = await connectZooKeeper({ servers, auth, timeoutMs: PROBE_TIMEOUT_MS });
-          zk.close();
-          return { ready: true, reason: 'Connected', message: `ZooKeeper ${servers.join(',')} answers` };
-        } catch (err) {
-          return {
-            ready: false,
-            reason: 'Unreachable',
-            message: `ZooKeeper ${servers.join(',')}: ${reasonOf(err)}`,
-          };
-        }
-      }
-    }
-  }
 
   /** Problems with the objects a spec names: each must exist and be usable. */
   async function referenceProblems(ref: ResourceRef, spec: unknown, config: unknown): Promise<Problem[]> {
@@ -154,7 +60,7 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
       path: string,
     ) => {
       if (!name) return;
-      const check = await checkAssetObject(kind, ns, name);
+      const check = await checkAsset(assets, kind, ns, name);
       if (!check.ready) problems.push({ path, message: check.message });
     };
     switch (ref.kind) {
@@ -203,7 +109,7 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
       if (kind !== 'KubernetesCluster' && kind !== 'Bucket' && kind !== 'Database') {
         throw ApplicationFailure.nonRetryable(`${kind} is not an asset`, FailureType.NotAnAsset);
       }
-      return checkAssetObject(kind, namespace, name);
+      return checkAsset(assets, kind, namespace, name);
     },
 
     /**
@@ -260,7 +166,7 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
               reportingInstance: deps.instance,
             },
           })
-          .catch((err) => deps.log.warn({ err: reasonOf(err), ref }, 'error creating event'));
+          .catch((err) => deps.log.warn({ err: kubeErrorText(err), ref }, 'error creating event'));
       }
     },
   };
