@@ -6,9 +6,9 @@
  * again, and then it reports every key that appeared, changed or disappeared meanwhile.
  */
 import { KubernetesObjectApi, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { backoffDelay } from '../kube/backoff.js';
-import { listAllPages } from '../kube/list.js';
-import { kubeErrorText } from '../kube/errors.js';
+import { backoffDelay } from './backoff.js';
+import { listAllPages } from './list.js';
+import { kubeErrorText, statusOf } from './errors.js';
 import type { Logger } from '../logger.js';
 import type { KubeObject } from '../plugins/kubernetes-objects-to-kubernetes/transform.js';
 
@@ -135,11 +135,7 @@ export class Reflector {
           const event = phase === 'DELETED' ? 'deleted' : phase === 'ADDED' ? 'added' : 'modified';
           this.opts.onChange(key, event, obj);
         },
-        (err) =>
-          restart(
-            err ? kubeErrorText(err) : 'closed by the server',
-            (err as { statusCode?: number } | null)?.statusCode === 410,
-          ),
+        (err) => restart(err ? kubeErrorText(err) : 'closed by the server', statusOf(err) === 410),
       )
       .then((abort) => {
         if (this.stopped) abort.abort();
