@@ -9,16 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  KubeConfig,
-  loadAllYaml,
-  PatchStrategy,
-  setHeaderOptions,
-  Watch,
-} from '@kubernetes/client-node';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { loadAllYaml, Watch } from '@kubernetes/client-node';
 import type { Resource } from '../../src/api/types.js';
 import { stackDir } from '../../tools/stack/paths.js';
 import {
@@ -27,6 +19,8 @@ import {
 } from '../../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import { kubectlOk } from './kubectl.js';
 import {
+  bucketClient,
+  clusterClients,
   createClusterAssets,
   deleteAllOurs,
   eventually,
@@ -36,24 +30,14 @@ import {
 } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 import { WorkerProcess } from './worker-process.js';
+import { MERGE_PATCH } from '../../src/kube/objects.js';
 
-const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const env = stackEnv();
 const { custom } = managementClients();
-const clients = (file: string) => {
-  const k = new KubeConfig();
-  k.loadFromFile(file);
-  return { kc: k, core: k.makeApiClient(CoreV1Api), apps: k.makeApiClient(AppsV1Api) };
-};
-const mgmt = clients(env.MANAGEMENT_KUBECONFIG);
-const src = clients(env.SOURCE_KUBECONFIG);
-const dst = clients(env.DESTINATION_KUBECONFIG);
-const s3 = new S3Client({
-  endpoint: env.S3_ENDPOINT,
-  region: env.S3_REGION,
-  forcePathStyle: true,
-  credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
-});
+const mgmt = clusterClients(env.MANAGEMENT_KUBECONFIG);
+const src = clusterClients(env.SOURCE_KUBECONFIG);
+const dst = clusterClients(env.DESTINATION_KUBECONFIG);
+const s3 = bucketClient();
 
 const ns = uniqueName('six');
 const pre = uniqueName('pre'); // label env=pre
@@ -265,7 +249,7 @@ async function countsAre(inSync: number[], what: string): Promise<void> {
 async function patchSpec(patch: Record<string, unknown>): Promise<void> {
   await custom.patchNamespacedCustomObject(
     { ...target('LiveSynchronization', ns, NAME), body: { spec: patch } },
-    MERGE,
+    MERGE_PATCH,
   );
 }
 
@@ -280,7 +264,7 @@ async function unlabelSampleNamespaces(): Promise<void> {
     await src.core
       .patchNamespace(
         { name: n.metadata!.name!, body: { metadata: { labels: { env: null } } } } as never,
-        MERGE,
+        MERGE_PATCH,
       )
       .catch(() => undefined);
 }
@@ -460,11 +444,11 @@ it('a second LiveSynchronization with overlapping filters never deletes the firs
   const resumed = Date.now();
   await custom.patchNamespacedCustomObject(
     { ...target('LiveSynchronization', ns, 'overlap'), body: { spec: { suspend: true } } },
-    MERGE,
+    MERGE_PATCH,
   );
   await custom.patchNamespacedCustomObject(
     { ...target('LiveSynchronization', ns, 'overlap'), body: { spec: { suspend: false } } },
-    MERGE,
+    MERGE_PATCH,
   );
   await eventually('the overlapping run restarted', async () => {
     const r = await getResource(custom, 'LiveSynchronization', ns, 'overlap');

@@ -3,16 +3,8 @@
  * the destination, filtered, patched, cleaned and marked; originals land in the bucket; updates,
  * deletes, namespace label changes, suspend/resume and foreign objects behave as the seed says.
  */
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1ConfigMap,
-} from '@kubernetes/client-node';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import type { Resource } from '../../src/api/types.js';
 import { createLogger } from '../../src/logger.js';
 import { startOrchestrator, type Orchestrator } from '../../src/orchestrator.js';
@@ -22,6 +14,8 @@ import {
   ownerLabelValue,
 } from '../../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import {
+  bucketClient,
+  clusterClients,
   createClusterAssets,
   deleteAllOurs,
   eventually,
@@ -30,24 +24,14 @@ import {
   target,
 } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
+import { MERGE_PATCH } from '../../src/kube/objects.js';
 
-const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const env = stackEnv();
 const { kc, custom } = managementClients();
 const mgmtCore = kc.makeApiClient(CoreV1Api);
-const clients = (file: string) => {
-  const k = new KubeConfig();
-  k.loadFromFile(file);
-  return { core: k.makeApiClient(CoreV1Api), apps: k.makeApiClient(AppsV1Api) };
-};
-const src = clients(env.SOURCE_KUBECONFIG);
-const dst = clients(env.DESTINATION_KUBECONFIG);
-const s3 = new S3Client({
-  endpoint: env.S3_ENDPOINT,
-  region: env.S3_REGION,
-  forcePathStyle: true,
-  credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
-});
+const src = clusterClients(env.SOURCE_KUBECONFIG);
+const dst = clusterClients(env.DESTINATION_KUBECONFIG);
+const s3 = bucketClient();
 
 const ns = uniqueName('ls');
 const appNs = uniqueName('app'); // source namespace, labelled for the namespaceSelector
@@ -290,7 +274,7 @@ describe('live changes', () => {
   it('replicates an update and a delete in near real time', async () => {
     await src.core.patchNamespacedConfigMap(
       { namespace: appNs, name: 'config-a', body: { data: { v: '2' } } },
-      MERGE,
+      MERGE_PATCH,
     );
     await eventually('update', async () => (await readDst(appNs, 'config-a'))?.data?.v === '2', 10_000);
     await src.core.deleteNamespacedConfigMap({ namespace: appNs, name: 'config-a' });
@@ -298,7 +282,10 @@ describe('live changes', () => {
   });
 
   it('follows namespace labels: objects start and stop being replicated', async () => {
-    await src.core.patchNamespace({ name: lateNs, body: { metadata: { labels: { 'dr-run': ns } } } }, MERGE);
+    await src.core.patchNamespace(
+      { name: lateNs, body: { metadata: { labels: { 'dr-run': ns } } } },
+      MERGE_PATCH,
+    );
     const late = await eventually(
       'late deployment',
       () => dst.apps.readNamespacedDeployment({ namespace: lateNs, name: 'late' }).catch(() => undefined),
@@ -307,7 +294,7 @@ describe('live changes', () => {
     expect(late.spec?.replicas).toBe(0);
     await src.core.patchNamespace(
       { name: lateNs, body: { metadata: { labels: { 'dr-run': null } } } } as never,
-      MERGE,
+      MERGE_PATCH,
     );
     await eventually(
       'late deployment pruned',
@@ -322,7 +309,7 @@ describe('live changes', () => {
   it('writes nothing while suspended, and catches up on resume', async () => {
     await custom.patchNamespacedCustomObject(
       { ...target('LiveSynchronization', ns, 'live'), body: { spec: { suspend: true } } },
-      MERGE,
+      MERGE_PATCH,
     );
     await eventually(
       'suspended',
@@ -342,7 +329,7 @@ describe('live changes', () => {
     expect(await readDst(appNs, 'config-while-suspended')).toBeUndefined();
     await custom.patchNamespacedCustomObject(
       { ...target('LiveSynchronization', ns, 'live'), body: { spec: { suspend: false } } },
-      MERGE,
+      MERGE_PATCH,
     );
     await eventually('caught up', () => readDst(appNs, 'config-while-suspended'), 15_000);
   });

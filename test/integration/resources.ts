@@ -4,7 +4,8 @@
  * workflow is left running on a test's task queue after the test).
  */
 import { readFileSync } from 'node:fs';
-import { CustomObjectsApi, KubeConfig, type CoreV1Api } from '@kubernetes/client-node';
+import { S3Client } from '@aws-sdk/client-s3';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { ALL_KINDS, API_VERSION, kindInfo, type Kind } from '../../src/api/kinds.js';
 import type { Resource } from '../../src/api/types.js';
 import { waitFor } from '../bench/util.js';
@@ -15,6 +16,24 @@ export function managementClients(): { kc: KubeConfig; custom: CustomObjectsApi 
   const kc = new KubeConfig();
   kc.loadFromFile(stackEnv().MANAGEMENT_KUBECONFIG);
   return { kc, custom: kc.makeApiClient(CustomObjectsApi) };
+}
+
+/** Core and apps clients (and the KubeConfig) of one of the stack's clusters, from its kubeconfig file. */
+export function clusterClients(file: string): { kc: KubeConfig; core: CoreV1Api; apps: AppsV1Api } {
+  const kc = new KubeConfig();
+  kc.loadFromFile(file);
+  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
+}
+
+/** An S3 client on the stack's MinIO, with its credentials. */
+export function bucketClient(): S3Client {
+  const env = stackEnv();
+  return new S3Client({
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+  });
 }
 
 /** The coordinates of one object of ours, as CustomObjectsApi takes them. */
