@@ -27,6 +27,7 @@ import {
   target as targetOf,
 } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
+import { orchestratorKubeConfig } from './rbac.js';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const env = stackEnv();
@@ -97,7 +98,7 @@ let orchestrator: Orchestrator;
 async function start(): Promise<void> {
   orchestrator = await startOrchestrator({
     temporal: { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE, taskQueue },
-    management: kc,
+    management: await orchestratorKubeConfig(), // the install's RBAC, not an admin certificate
     log: createLogger({ level: 'silent' }),
     instance: 'bridge-test',
     namespaces: [ns],

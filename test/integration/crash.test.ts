@@ -17,6 +17,7 @@ import {
 import { createClusterAssets, deleteAllOurs, eventually, managementClients, target } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 import { WorkerProcess } from './worker-process.js';
+import { orchestratorKubeconfigFile } from './rbac.js';
 
 const env = stackEnv();
 const { custom } = managementClients();
@@ -35,7 +36,8 @@ const taskQueue = uniqueName('crash');
 const owner = { namespace: ns, name: 'live' };
 const logFile = join(stackDir, 'logs', `${taskQueue}.log`);
 const COUNT = 600;
-const worker = new WorkerProcess({ taskQueue, namespace: ns, logFile });
+let saKubeconfig = '';
+const worker = new WorkerProcess({ taskQueue, namespace: ns, logFile, kubeconfig: () => saKubeconfig });
 let stamp = 0;
 
 async function listAll(api: CoreV1Api, labelSelector?: string): Promise<V1ConfigMap[]> {
@@ -110,6 +112,7 @@ async function mutate(n: number): Promise<void> {
 }
 
 beforeAll(async () => {
+  saKubeconfig = await orchestratorKubeconfigFile(); // the install's RBAC, not an admin certificate
   await mgmt.createNamespace({ body: { metadata: { name: ns } } });
   await createClusterAssets(custom, mgmt, ns);
   await src.createNamespace({ body: { metadata: { name: appNs, labels: { 'crash-run': ns } } } });

@@ -31,6 +31,7 @@ import {
 import { stackEnv, uniqueName } from './stack-env.js';
 import { WorkerProcess } from './worker-process.js';
 import { MERGE_PATCH } from '../../src/kube/objects.js';
+import { orchestratorKubeconfigFile } from './rbac.js';
 
 const env = stackEnv();
 const { custom } = managementClients();
@@ -46,10 +47,12 @@ const plain = uniqueName('plain'); // no label: never replicated
 const NAME = 'livesynchronization-sample';
 const owner = { namespace: ns, name: NAME };
 const taskQueue = uniqueName('six');
+let saKubeconfig = '';
 const worker = new WorkerProcess({
   taskQueue,
   namespace: ns,
   logFile: join(stackDir, 'logs', `${taskQueue}.log`),
+  kubeconfig: () => saKubeconfig,
 });
 const DEPLOYMENTS = ['web', 'api', 'worker'];
 
@@ -270,6 +273,7 @@ async function unlabelSampleNamespaces(): Promise<void> {
 }
 
 beforeAll(async () => {
+  saKubeconfig = await orchestratorKubeconfigFile(); // the install's RBAC, not an admin certificate
   // The sample selects every source namespace labelled env=pre or env=pre-second: leave only ours.
   await unlabelSampleNamespaces();
   await mgmt.core.createNamespace({ body: { metadata: { name: ns } } });

@@ -25,6 +25,7 @@ import {
 } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 import { MERGE_PATCH } from '../../src/kube/objects.js';
+import { orchestratorKubeConfig } from './rbac.js';
 
 const env = stackEnv();
 const { kc, custom } = managementClients();
@@ -178,7 +179,7 @@ beforeAll(async () => {
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: uniqueName('ls'),
     },
-    management: kc,
+    management: await orchestratorKubeConfig(), // the install's RBAC, not an admin certificate
     log: createLogger({ level: 'silent' }),
     instance: 'live-sync-test',
     namespaces: [ns],

@@ -5,9 +5,10 @@
  * {@link orchestratorKubeConfig} to `startOrchestrator` instead of the admin KubeConfig proves the
  * orchestrator needs nothing the install does not grant.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CoreV1Api, KubeConfig, loadAllYaml, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { stackKubeconfigDir } from '../../tools/stack/paths.js';
 import { kubectlOk } from './kubectl.js';
 import { stackEnv } from './stack-env.js';
 
@@ -113,4 +114,14 @@ export async function orchestratorKubeConfig(): Promise<KubeConfig> {
     currentContext: 'orchestrator',
   });
   return sa;
+}
+
+/**
+ * The same identity as a kubeconfig file (mode 0600, in the stack's kubeconfig folder), for an
+ * orchestrator started as a process (`--kubeconfig`), as the crash tests start it.
+ */
+export async function orchestratorKubeconfigFile(): Promise<string> {
+  const file = path.join(stackKubeconfigDir, 'orchestrator-serviceaccount.yaml');
+  writeFileSync(file, (await orchestratorKubeConfig()).exportConfig(), { mode: 0o600 });
+  return file;
 }

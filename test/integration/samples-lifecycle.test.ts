@@ -23,6 +23,7 @@ import { startOrchestrator, type Orchestrator } from '../../src/orchestrator.js'
 import { workflowsPath } from '../../src/temporal/worker.js';
 import { createKubeconfigSecrets, deleteAllOurs, eventually, getResource, target } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
+import { orchestratorKubeConfig } from './rbac.js';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const env = stackEnv();
@@ -77,7 +78,7 @@ async function orchestratorFor(namespace: string): Promise<Orchestrator> {
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: uniqueName('samples'),
     },
-    management: kc,
+    management: await orchestratorKubeConfig(), // the install's RBAC, not an admin certificate
     log: createLogger({ level: 'silent' }),
     instance: 'samples-test',
     namespaces: [namespace],

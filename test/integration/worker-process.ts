@@ -10,7 +10,15 @@ import { stackEnv } from './stack-env.js';
 export class WorkerProcess {
   private child?: ChildProcess;
 
-  constructor(private readonly opts: { taskQueue: string; namespace: string; logFile: string }) {}
+  constructor(
+    private readonly opts: {
+      taskQueue: string;
+      namespace: string;
+      logFile: string;
+      /** The management cluster's kubeconfig; default the stack's admin one. */
+      kubeconfig?: () => string;
+    },
+  ) {}
 
   /** Starts the orchestrator (its output is appended to the log file). */
   start(): void {
@@ -25,7 +33,7 @@ export class WorkerProcess {
         '--temporal-address',
         env.TEMPORAL_ADDRESS,
         '--kubeconfig',
-        env.MANAGEMENT_KUBECONFIG,
+        this.opts.kubeconfig?.() ?? env.MANAGEMENT_KUBECONFIG,
         '--task-queue',
         this.opts.taskQueue,
         '--namespaces',
