@@ -237,9 +237,16 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
 
       const started = Date.now();
       try {
-        await run.start();
-        await signalHealth();
-        await run.converged(ctx.cancelled);
+        // Listing and writing many objects outlasts the heartbeat timeout: keep heartbeating, or
+        // Temporal would time this attempt out and start a second one beside it.
+        const beat = setInterval(() => ctx.heartbeat(run.snapshot()), 1000);
+        try {
+          await run.start();
+          await signalHealth();
+          await run.converged(ctx.cancelled);
+        } finally {
+          clearInterval(beat);
+        }
         let lastStatus = 0;
         while (Date.now() - started < input.runForMs) {
           // Cancellation reaches an activity only through a throttled heartbeat; reading our own
