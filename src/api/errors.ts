@@ -15,8 +15,6 @@ export const FailureType = {
   NotAnAsset: 'NotAnAsset',
   /** The plugin validates, but this version cannot execute it yet. */
   PluginNotImplemented: 'PluginNotImplemented',
-  /** The plugin ran and failed for a reason its message names. */
-  PluginFailed: 'PluginFailed',
 } as const;
 
 /** One of {@link FailureType}. */
