@@ -7,13 +7,7 @@
  * converges from a fresh list. When the entries' health changes (a type not served, objects that
  * wait for a change), it signals the workflow, which reports `Degraded` and `Ready`.
  */
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  KubernetesObjectApi,
-  PatchStrategy,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -30,7 +24,7 @@ import {
   type ReplicationReport,
 } from '../src/plugins/kubernetes-objects-to-kubernetes/run.js';
 import { isOwnedBy } from '../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
-import { getCustomObject, MERGE_PATCH } from '../src/kube/objects.js';
+import { getCustomObject, MERGE_PATCH, serverSideApply } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 import { FailureType } from '../src/api/errors.js';
 
@@ -48,6 +42,15 @@ export interface ReplicationActivityDeps {
 export function createReplicationActivities(deps: ReplicationActivityDeps) {
   const { assets } = deps;
   const custom = deps.management.makeApiClient(CustomObjectsApi);
+
+  /** The recovery Task's coordinates: the LiveSynchronization's own namespace and name. */
+  function recoveryTaskRef(ref: ResourceRef) {
+    return {
+      apiVersion: apiVersionOf('Task'),
+      kind: 'Task',
+      metadata: { name: ref.name, namespace: ref.namespace },
+    };
+  }
 
   async function destinationClient(ref: ResourceRef, config: KubernetesObjectsToKubernetesConfig) {
     const destination = await assets.kubernetesCluster(ref.namespace, config.destinationName);
@@ -72,11 +75,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       const kc = await destinationClient(input.ref, input.config);
       const objects = KubernetesObjectApi.makeApiClient(kc);
       const task = recoveryTask(input.ref, input.config);
-      const header = {
-        apiVersion: apiVersionOf('Task'),
-        kind: 'Task',
-        metadata: { name: input.ref.name, namespace: input.ref.namespace },
-      };
+      const header = recoveryTaskRef(input.ref);
       if (!task) {
         await objects.delete(header).catch((err) => {
           if (!isNotFound(err)) throw err;
@@ -95,14 +94,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           FailureType.RecoveryTaskConflict,
         );
       }
-      await objects.patch(
-        task as never,
-        undefined,
-        undefined,
-        'resiliency-orchestrator',
-        true,
-        PatchStrategy.ServerSideApply,
-      );
+      await serverSideApply(objects, task as never);
       return `Task ${input.ref.namespace}/${input.ref.name} in the destination cluster`;
     },
 
@@ -113,11 +105,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
     }): Promise<void> {
       const kc = await destinationClient(input.ref, input.config);
       const objects = KubernetesObjectApi.makeApiClient(kc);
-      const header = {
-        apiVersion: apiVersionOf('Task'),
-        kind: 'Task',
-        metadata: { name: input.ref.name, namespace: input.ref.namespace },
-      };
+      const header = recoveryTaskRef(input.ref);
       const existing = await objects.read(header).catch(() => undefined);
       if (
         existing &&

@@ -1,8 +1,15 @@
 /**
- * Our custom resources on an API server: read one (a 404 is `undefined`, not an error), and the
- * merge-patch header every status and metadata patch uses.
+ * Objects on an API server: read one of ours (a 404 is `undefined`, not an error), write any with
+ * server-side apply under the orchestrator's field manager, and the merge-patch header every
+ * status and metadata patch uses.
  */
-import { PatchStrategy, setHeaderOptions, type CustomObjectsApi } from '@kubernetes/client-node';
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type CustomObjectsApi,
+  type KubernetesObject,
+  type KubernetesObjectApi,
+} from '@kubernetes/client-node';
 import { API_VERSION, kindInfo, type Kind } from '../api/kinds.js';
 import type { Resource } from '../api/types.js';
 import { isNotFound } from './errors.js';
@@ -30,4 +37,12 @@ export async function getCustomObject<K extends Kind>(
     if (isNotFound(err)) return undefined;
     throw err;
   }
+}
+
+/** The field manager of every server-side apply the orchestrator makes. */
+export const FIELD_MANAGER = 'resiliency-orchestrator';
+
+/** Writes `object` with server-side apply, forcing conflicts, as {@link FIELD_MANAGER}. */
+export async function serverSideApply(api: KubernetesObjectApi, object: KubernetesObject): Promise<void> {
+  await api.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
 }

@@ -11,13 +11,7 @@
  * object never overlap). Every start converges (additive and subtractive), so a crash, an expired
  * watch or an outage heals without waiting for a resync.
  */
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  KubernetesObjectApi,
-  PatchStrategy,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { KeyedQueue } from '../../kube/queue.js';
 import { isConflict, isNotFound, kubeErrorText } from '../../kube/errors.js';
@@ -28,6 +22,7 @@ import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntri
 import { objectKey, type GVR } from '../../bucket/layout.js';
 import { keyOf, Reflector, type ReflectedType } from '../../kube/reflector.js';
 import { listAllPages } from '../../kube/list.js';
+import { serverSideApply } from '../../kube/objects.js';
 import {
   isNewerVersion,
   isOwnedBy,
@@ -93,7 +88,6 @@ interface Failure {
   lasting: boolean;
 }
 
-const FIELD_MANAGER = 'resiliency-orchestrator';
 const NAMESPACES: ReflectedType = { apiVersion: 'v1', kind: 'Namespace', path: '/api/v1/namespaces' };
 
 /** Replicates every entry of one resource type until {@link TypeReplicator.stop}. */
@@ -548,14 +542,7 @@ export class TypeReplicator {
     };
     this.log.debug(fields, creating ? 'creating object in cluster' : 'updating object in cluster');
     try {
-      await this.dst.patch(
-        copy as never,
-        undefined,
-        undefined,
-        FIELD_MANAGER,
-        true,
-        PatchStrategy.ServerSideApply,
-      );
+      await serverSideApply(this.dst, copy as never);
     } catch (err) {
       this.log.error(
         { ...fields, err: kubeErrorText(err) },
