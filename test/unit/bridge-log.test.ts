@@ -4,14 +4,13 @@
  * while a failure retrying cannot heal (403: a permission is missing) is an error. The API server
  * is an in-process fake that answers the bridge's list and watch requests.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { ALL_KINDS } from '../../src/api/kinds.js';
 import { startBridge, type Bridge } from '../../src/bridge/bridge.js';
 import { createLogger } from '../../src/logger.js';
+import { localApiServer } from './local-server.js';
 
 type Line = { level: string; msg: string; err?: string };
 
@@ -19,7 +18,7 @@ type Line = { level: string; msg: string; err?: string };
 async function fakeApiServer(status: number, reason: string, message: string, failures: number) {
   const lists = new Map<string, number>();
   const watches = new Set<ServerResponse>();
-  const server: Server = createServer((req, res) => {
+  const { server, kc } = await localApiServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.searchParams.get('watch') === 'true') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -47,20 +46,6 @@ async function fakeApiServer(status: number, reason: string, message: string, fa
         JSON.stringify({ kind: 'List', apiVersion: 'v1', items: [], metadata: { resourceVersion: '1' } }),
       );
     }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      {
-        name: 'c',
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
   });
   return {
     kc,

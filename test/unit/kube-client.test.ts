@@ -1,8 +1,8 @@
-import { createServer, type Agent } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Agent } from 'node:http';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { pooledAgentCount, reuseConnections } from '../../src/kube/connections.js';
 import { isTransientKubeError, kubeErrorText } from '../../src/kube/errors.js';
+import { localApiServer } from './local-server.js';
 
 const kubeconfig = (server: string, user: string) =>
   JSON.stringify({
@@ -67,25 +67,11 @@ async function thrownByClient(
   body: string,
   contentType = 'application/json',
 ): Promise<unknown> {
-  const server = createServer((_, res) => {
+  const { server, kc } = await localApiServer((_, res) => {
     res.writeHead(status, { 'content-type': contentType });
     res.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [
-        {
-          name: 'c',
-          server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-          skipTLSVerify: true,
-        },
-      ],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
     await kc
       .makeApiClient(CoreV1Api)
       .createNamespacedService({ namespace: 'dr', body: { metadata: { name: 'web' } } });
@@ -173,17 +159,8 @@ describe('kubeErrorText', () => {
 
 /** The error client-node throws when nothing listens on the API server's port. */
 async function thrownByClosedPort(): Promise<unknown> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
+  const { server, kc } = await localApiServer(() => undefined);
+  await new Promise((resolve) => server.close(resolve)); // nothing listens on its port any more
   return kc
     .makeApiClient(CoreV1Api)
     .listNamespace()
