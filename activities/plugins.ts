@@ -5,14 +5,16 @@
  * branch here.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { FailureType } from '../src/api/errors.js';
-import type { ResourceRef } from '../src/api/kinds.js';
+import { API_VERSION, kindInfo, type ResourceRef } from '../src/api/kinds.js';
 import { formatProblems } from '../src/api/problems.js';
 import type { PluginSpec, TaskRunSpec } from '../src/api/types.js';
 import type { AssetLoader } from '../src/assets/load.js';
 import type { Logger } from '../src/logger.js';
+import { isNotFound, kubeErrorText } from '../src/kube/errors.js';
+import { MERGE_PATCH } from '../src/kube/objects.js';
 import { validatePluginSpec } from '../src/plugins/index.js';
 import type { PluginOutcome } from '../src/plugins/types.js';
 
@@ -27,9 +29,33 @@ export interface PluginActivityDeps {
 /** How often `runPlugin` heartbeats on its own while the plugin runs. */
 const HEARTBEAT_MS = 5000;
 
+/** How often, at most, a plugin's progress is written to `status.progress`. */
+const PROGRESS_MS = 3000;
+
 /** Builds the plugin activities. */
 export function createPluginActivities(deps: PluginActivityDeps) {
   const { assets } = deps;
+  const custom = deps.management.makeApiClient(CustomObjectsApi);
+
+  /** Merges `status.progress` into the resource; a resource that is gone is left alone. */
+  async function writeProgress(ref: ResourceRef, progress: Record<string, number>): Promise<void> {
+    const { group, plural } = kindInfo(ref.kind);
+    await custom
+      .patchNamespacedCustomObjectStatus(
+        {
+          group,
+          version: API_VERSION,
+          namespace: ref.namespace,
+          plural,
+          name: ref.name,
+          body: { metadata: { uid: ref.uid }, status: { progress } },
+        },
+        MERGE_PATCH,
+      )
+      .catch((err) => {
+        if (!isNotFound(err)) deps.log.warn({ err: kubeErrorText(err), ref }, 'error writing progress');
+      });
+  }
 
   /** The plugin spec a run executes: its own, or (TaskRun) its Task's. */
   async function specToRun(ref: ResourceRef, spec: unknown): Promise<PluginSpec> {
@@ -69,18 +95,52 @@ export function createPluginActivities(deps: PluginActivityDeps) {
         name: ref.name,
         plugin: plugin.name,
       });
-      const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
+      // Keep-alive heartbeats repeat the last checkpoint, so they never erase it.
+      let details: unknown = ctx.info.heartbeatDetails;
+      const beat = setInterval(() => ctx.heartbeat(details), HEARTBEAT_MS);
+      let counts: Record<string, number> | undefined;
+      let written: Record<string, number> | undefined;
+      const flush = async () => {
+        if (!counts || counts === written) return;
+        written = counts;
+        await writeProgress(ref, counts);
+      };
+      const progressTimer = setInterval(() => void flush(), PROGRESS_MS);
       try {
-        return await plugin.execute({
+        const outcome = await plugin.execute({
           ref,
           config,
           assets,
           log,
-          heartbeat: (details) => ctx.heartbeat(details),
+          checkpoint: ctx.info.heartbeatDetails,
+          heartbeat: (d) => {
+            details = d;
+            ctx.heartbeat(d);
+          },
+          progress: (c) => {
+            counts = { ...c };
+          },
           signal: ctx.cancellationSignal,
         });
+        return outcome;
+      } catch (err) {
+        if (err instanceof CancelledFailure || ctx.cancellationSignal.aborted) throw err;
+        // A plugin's failure ends the attempt: retrying is restartPolicy's call, in the workflow.
+        // Only a lost worker (heartbeat timeout) is retried by Temporal, from the checkpoint.
+        if (err instanceof ApplicationFailure) {
+          throw ApplicationFailure.create({
+            message: err.message,
+            type: err.type ?? undefined,
+            details: err.details ?? undefined,
+            nonRetryable: true,
+            cause: err.cause,
+          });
+        }
+        throw ApplicationFailure.nonRetryable(err instanceof Error ? err.message : String(err), 'Error');
       } finally {
         clearInterval(beat);
+        clearInterval(progressTimer);
+        await flush();
       }
     },
   };

@@ -39,8 +39,19 @@ export interface PluginRun<C = unknown> {
   /** Loads the assets the config names, in the resource's namespace. */
   assets: AssetLoader;
   log: Logger;
-  /** Reports progress; the details are the checkpoint a retried attempt resumes from. */
+  /**
+   * Heartbeats with a checkpoint: the details a retried attempt (after a worker crash) finds in
+   * {@link PluginRun.checkpoint}. The last details given are repeated by the activity's own
+   * keep-alive heartbeats, so a checkpoint is never lost to them.
+   */
   heartbeat(details?: unknown): void;
+  /** The details of the last heartbeat of an earlier attempt of this run, or undefined. */
+  checkpoint: unknown;
+  /**
+   * Reports progress counters (e.g. `{ read: 10, written: 4 }`), written to `status.progress` of
+   * the resource at most every few seconds, and once more when the run ends.
+   */
+  progress(counts: Record<string, number>): void;
   /** Aborted when the run is cancelled (its resource was deleted). */
   signal: AbortSignal;
 }
@@ -48,6 +59,8 @@ export interface PluginRun<C = unknown> {
 /** What a finished run reports, for its status message. */
 export interface PluginOutcome {
   message: string;
+  /** Final counters, written to `status.progress`. */
+  progress?: Record<string, number>;
 }
 
 /** A plugin of the orchestrator. */
