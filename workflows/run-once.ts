@@ -1,20 +1,27 @@
 /**
  * Run-once workflows: Synchronization, Backup and TaskRun. Like a Job, each runs to a final phase
- * (Succeeded or Failed) and is never restarted; spec changes after the start are ignored.
+ * (Succeeded or Failed); spec changes after the start are ignored.
  * Pending → (validation, references) → Running → Succeeded | Failed, with start and completion
  * times and a Ready-style `Complete`/`Failed` condition for tools that read conditions.
+ * `restartPolicy` is a Job's: `Never` (the default) runs the plugin once; `OnFailure` (and
+ * `Always`, which a run-once kind cannot honour otherwise) runs it again after a failure, with
+ * the Job's backoff (10 s doubling, at most 6 min), up to `backoffLimit` restarts (default 6),
+ * counted in `status.restarts`. A lost worker is not a failure: Temporal retries the attempt from
+ * its checkpoint.
  */
 import {
   ActivityCancellationType,
   isCancellation,
   proxyActivities,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CommonStatus, Phase } from '../src/api/types.js';
 import { failureMessageOf, failureTypeOf } from '../src/api/errors.js';
 import { formatProblems } from '../src/api/problems.js';
+import { FINAL_FAILURES, restartDelayMs, restartLimitOf } from '../src/api/restart.js';
 import { setCondition, specSignal, statusQuery, type ResourceInput } from './resource.js';
 
 const { validateResource, reportStatus } = proxyActivities<Activities>({
@@ -22,12 +29,13 @@ const { validateResource, reportStatus } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
-// One attempt: a plugin retries what it can itself; `restartPolicy` (as on a Job) comes with the plugins.
+// A plugin's failures are non-retryable (restartPolicy decides); the retries are for a lost
+// worker, detected by the heartbeat timeout, and resume from the last checkpoint.
 const { runPlugin } = proxyActivities<Activities>({
   startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { maximumAttempts: 1 },
+  retry: { initialInterval: '1 second', maximumAttempts: 20 },
 });
 
 function isoNow(): string {
@@ -50,7 +58,12 @@ async function runOnce(input: ResourceInput): Promise<Phase> {
     conditions: [],
   };
   setHandler(statusQuery, () => status);
-  const finish = async (phase: 'Succeeded' | 'Failed', reason: string, message: string) => {
+  const finish = async (
+    phase: 'Succeeded' | 'Failed',
+    reason: string,
+    message: string,
+    progress?: Record<string, number>,
+  ) => {
     const completionTime = isoNow();
     const { conditions } = setCondition(status.conditions ?? [], {
       type: phase === 'Succeeded' ? 'Complete' : 'Failed',
@@ -66,6 +79,7 @@ async function runOnce(input: ResourceInput): Promise<Phase> {
       duration: duration(startTime, completionTime),
       message,
       conditions,
+      ...(progress && { progress }),
     };
     await reportStatus({
       ref: input.ref,
@@ -90,13 +104,34 @@ async function runOnce(input: ResourceInput): Promise<Phase> {
     status,
     event: { type: 'Normal', reason: 'Started', message: 'run started' },
   });
-  try {
-    const outcome = await runPlugin({ ref: input.ref, spec: input.spec });
-    return await finish('Succeeded', 'Completed', outcome.message);
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    // Told apart by failure type: PluginNotImplemented, InvalidSpec, a plugin's own, else Error.
-    return finish('Failed', failureTypeOf(err) ?? 'Error', failureMessageOf(err));
+  const limit = restartLimitOf(input.spec);
+  if (limit > 0) status = { ...status, restarts: 0, restartLimit: limit };
+  for (let restarts = 0; ; restarts++) {
+    try {
+      const outcome = await runPlugin({ ref: input.ref, spec: input.spec });
+      return await finish('Succeeded', 'Completed', outcome.message, outcome.progress);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // Told apart by failure type: PluginNotImplemented, InvalidSpec, a plugin's own, else Error.
+      const reason = failureTypeOf(err) ?? 'Error';
+      const message = failureMessageOf(err);
+      if (restarts >= limit || FINAL_FAILURES.has(reason)) {
+        const suffix = limit > 0 ? ` (after ${restarts} of ${limit} restarts)` : '';
+        return finish('Failed', reason, `${message}${suffix}`);
+      }
+      const delay = restartDelayMs(restarts + 1);
+      status = { ...status, restarts: restarts + 1, message: `attempt ${restarts + 1} failed: ${message}` };
+      await reportStatus({
+        ref: input.ref,
+        status,
+        event: {
+          type: 'Warning',
+          reason: 'BackOff',
+          message: `${reason}: ${message}; restart ${restarts + 1} of ${limit} in ${delay / 1000}s`,
+        },
+      });
+      await sleep(delay);
+    }
   }
 }
 

@@ -83,6 +83,8 @@ export interface PluginSpec {
   config: unknown;
   suspend?: boolean;
   restartPolicy?: RestartPolicy;
+  /** Restarts allowed with `restartPolicy: OnFailure` (Synchronization, Backup; an addition to the seed's API). */
+  backoffLimit?: number;
 }
 
 /** SynchronizationPlan spec: CronJob-like. */

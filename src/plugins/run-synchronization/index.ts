@@ -23,6 +23,7 @@ export const RunSynchronizationConfig = Type.Object(
         spec: Type.Object(
           {
             restartPolicy: Type.Optional(StringEnum(['Always', 'OnFailure', 'Never'] as const)),
+            backoffLimit: Type.Optional(Type.Integer({ minimum: 0 })),
             plugin: Type.String({ minLength: 1 }),
             config: Type.Unknown(),
           },

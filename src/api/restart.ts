@@ -1,0 +1,25 @@
+/**
+ * `restartPolicy` of the run-once kinds, as on a Job (SPEC-NOTES): how many restarts a spec
+ * allows and how long to wait before each. Pure; safe in workflows.
+ */
+import type { PluginSpec } from './types.js';
+
+/** A Job's defaults: backoffLimit 6, backoff 10 s doubling up to 6 minutes. */
+const DEFAULT_BACKOFF_LIMIT = 6;
+const BACKOFF_BASE_MS = 10_000;
+const BACKOFF_MAX_MS = 6 * 60_000;
+
+/** Failure types no restart can cure. */
+export const FINAL_FAILURES = new Set(['InvalidSpec', 'PluginNotImplemented']);
+
+/** How many restarts `spec` allows after a failure: 0 for `Never` (and for TaskRun, whose Task decides). */
+export function restartLimitOf(spec: unknown): number {
+  const s = (spec ?? {}) as Partial<PluginSpec>;
+  if (s.restartPolicy !== 'OnFailure' && s.restartPolicy !== 'Always') return 0;
+  return typeof s.backoffLimit === 'number' && s.backoffLimit >= 0 ? s.backoffLimit : DEFAULT_BACKOFF_LIMIT;
+}
+
+/** The wait before restart `n` (1-based). */
+export function restartDelayMs(n: number): number {
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (n - 1));
+}
