@@ -4,6 +4,7 @@
  * from the plan's template, record `lastScheduleTime` and prune finished Synchronizations beyond
  * the history limits, as a CronJob does with its Jobs.
  */
+import { createHash } from 'node:crypto';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import {
   ScheduleNotFoundError,
@@ -32,8 +33,27 @@ export interface PlanActivityDeps {
   temporal: { client: Client; taskQueue: string };
 }
 
-/** Label on each Synchronization a plan creates, naming the plan. */
+/** Label on each Synchronization a plan creates, naming the plan (hashed when too long for a label). */
 export const PLAN_LABEL = 'automation.astronetes.io/synchronization-plan';
+
+/** Label on each Synchronization a plan creates: the plan's uid, which always fits a label value. */
+export const PLAN_UID_LABEL = 'automation.astronetes.io/synchronization-plan-uid';
+
+/** The longest name or label value that is safe everywhere a name goes (a DNS label). */
+const MAX_NAME = 63;
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 8);
+}
+
+/**
+ * `name` if it fits in `max` characters, else its head and a hash of the whole, so that two long
+ * names with the same head stay apart (release note 1.1.2: long names must not break labels).
+ */
+export function fitName(name: string, max: number = MAX_NAME): string {
+  if (name.length <= max) return name;
+  return `${name.slice(0, max - 9).replace(/[-.]+$/, '')}-${shortHash(name)}`;
+}
 
 const OVERLAP: Record<NonNullable<SynchronizationPlanSpec['concurrencyPolicy']>, ScheduleOverlapPolicy> = {
   Allow: ScheduleOverlapPolicy.ALLOW_ALL,
@@ -47,10 +67,15 @@ export function scheduleIdOf(ref: ResourceRef): string {
   return `${ref.kind}/${ref.namespace}/${ref.name}/${ref.uid}`;
 }
 
-/** A CronJob-style name for the Synchronization of one firing: `<plan>-<minutes since epoch>`. */
-export function synchronizationNameFor(plan: string, firedAtMs: number): string {
-  const suffix = String(Math.floor(firedAtMs / 60_000));
-  return `${plan.slice(0, 52 - suffix.length)}-${suffix}`;
+/**
+ * The name of the Synchronization of one firing: `<plan>-<minutes since epoch>-<firing>`, as a
+ * CronJob names its Jobs plus five characters of the firing's own id, so that two firings in the
+ * same minute (a seconds field in the cron, a manual trigger) get two Synchronizations. At most
+ * 63 characters: a long plan name is cut and hashed.
+ */
+export function synchronizationNameFor(plan: string, firedAtMs: number, firingId: string): string {
+  const suffix = `${Math.floor(firedAtMs / 60_000)}-${shortHash(firingId).slice(0, 5)}`;
+  return `${fitName(plan, MAX_NAME - suffix.length - 1)}-${suffix}`;
 }
 
 /** Builds the plan activities. */
@@ -65,9 +90,56 @@ export function createPlanActivities(deps: PlanActivityDeps) {
       version: API_VERSION,
       namespace: ref.namespace,
       plural,
-      labelSelector: `${PLAN_LABEL}=${ref.name}`,
+      labelSelector: `${PLAN_UID_LABEL}=${ref.uid}`,
     })) as { items: Resource<'Synchronization'>[] };
     return list.items.filter((s) => s.metadata.ownerReferences?.some((o) => o.uid === ref.uid));
+  }
+
+  /**
+   * The Schedule's own counts: firings taken, firings missed because they came later than
+   * `startingDeadlineSeconds` (the catch-up window: the worker or Temporal was down), and firings
+   * skipped because the previous one still ran (`concurrencyPolicy: Forbid`).
+   */
+  async function firingCounts(plan: ResourceRef): Promise<Record<string, number>> {
+    try {
+      const { info } = await schedules.getHandle(scheduleIdOf(plan)).describe();
+      return {
+        firings: info.numActionsTaken,
+        missedFirings: info.numActionsMissedCatchupWindow,
+        skippedFirings: info.numActionsSkippedOverlap,
+      };
+    } catch (err) {
+      deps.log.warn(
+        { err: (err as Error).message, plan: `${plan.namespace}/${plan.name}` },
+        'schedule not described',
+      );
+      return {};
+    }
+  }
+
+  /** Writes `status.active` (the plan's unfinished Synchronizations) and, when given, `lastSuccessfulTime`. */
+  async function writeActive(plan: ResourceRef, lastSuccessfulTime?: string): Promise<void> {
+    const active = (await listOwned(plan))
+      .filter((s) => s.status?.phase !== 'Succeeded' && s.status?.phase !== 'Failed')
+      .map((s) => ({ name: s.metadata.name, uid: s.metadata.uid }));
+    await custom
+      .patchNamespacedCustomObjectStatus(
+        {
+          group: AUTOMATION_GROUP,
+          version: API_VERSION,
+          namespace: plan.namespace,
+          plural: kindInfo('SynchronizationPlan').plural,
+          name: plan.name,
+          body: {
+            metadata: { uid: plan.uid },
+            status: { active, ...(lastSuccessfulTime && { lastSuccessfulTime }) },
+          },
+        },
+        MERGE_PATCH,
+      )
+      .catch((err) => {
+        if (!isNotFound(err) && !isConflict(err)) throw err;
+      });
   }
 
   return {
@@ -138,6 +210,8 @@ export function createPlanActivities(deps: PlanActivityDeps) {
     async fireSynchronizationPlan(input: {
       plan: ResourceRef;
       firedAtMs: number;
+      /** Unique to the firing (its workflow run id): two firings never share a Synchronization. */
+      firingId: string;
     }): Promise<string | undefined> {
       const { plan } = input;
       const info = kindInfo('SynchronizationPlan');
@@ -145,14 +219,18 @@ export function createPlanActivities(deps: PlanActivityDeps) {
       if (!current) return undefined;
       if (current.metadata.uid !== plan.uid || current.metadata.deletionTimestamp) return undefined;
       const spec = current.spec;
-      const name = synchronizationNameFor(plan.name, input.firedAtMs);
+      const name = synchronizationNameFor(plan.name, input.firedAtMs, input.firingId);
       const body = {
         apiVersion: apiVersionOf('Synchronization'),
         kind: 'Synchronization',
         metadata: {
           name,
           namespace: plan.namespace,
-          labels: { ...spec.template?.metadata?.labels, [PLAN_LABEL]: plan.name },
+          labels: {
+            ...spec.template?.metadata?.labels,
+            [PLAN_LABEL]: fitName(plan.name),
+            [PLAN_UID_LABEL]: plan.uid,
+          },
           annotations: {
             ...spec.template?.metadata?.annotations,
             'automation.astronetes.io/scheduled-at': new Date(input.firedAtMs).toISOString(),
@@ -189,11 +267,15 @@ export function createPlanActivities(deps: PlanActivityDeps) {
           plural: info.plural,
           name: plan.name,
           body: {
-            status: { lastScheduleTime: new Date(input.firedAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z') },
+            status: {
+              lastScheduleTime: new Date(input.firedAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+              ...(await firingCounts(plan)),
+            },
           },
         },
         MERGE_PATCH,
       );
+      await writeActive(plan);
       // History limits, as a CronJob keeps its Jobs: newest first, finished ones beyond the limits go.
       const owned = (await listOwned(plan)).sort((a, b) =>
         (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''),
@@ -226,6 +308,12 @@ export function createPlanActivities(deps: PlanActivityDeps) {
         }
       }
       return name;
+    },
+
+    /** After a firing's Synchronization ends: `status.active`, and `lastSuccessfulTime` when it succeeded. */
+    async recordPlanFiring(input: { plan: ResourceRef; phase: string }): Promise<void> {
+      const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+      await writeActive(input.plan, input.phase === 'Succeeded' ? now : undefined);
     },
 
     /** The phase of a Synchronization, or 'Gone' when it no longer exists. */

@@ -17,7 +17,7 @@ import type { Resource } from '../src/api/types.js';
 import { RUN_CONDITIONS_SIGNAL, type RunConditions } from '../src/api/contract.js';
 import type { Logger } from '../src/logger.js';
 import type { KubernetesObjectsToKubernetesConfig } from '../src/plugins/kubernetes-objects-to-kubernetes/index.js';
-import type { ReplicatorOptions } from '../src/plugins/kubernetes-objects-to-kubernetes/engine.js';
+import { loadReplicationTargets } from '../src/plugins/kubernetes-objects-to-kubernetes/targets.js';
 import { recoveryTask } from '../src/plugins/kubernetes-objects-to-kubernetes/recovery-task.js';
 import {
   ReplicationRun,
@@ -135,38 +135,13 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         liveSynchronization: owner,
         process: { id: 'replicator', attempt: ctx.info.attempt },
       });
-      const [source, destination, loadedBucket] = await Promise.all([
-        assets.kubernetesCluster(ref.namespace, config.sourceName),
-        assets.kubernetesCluster(ref.namespace, config.destinationName),
-        config.bucketName ? assets.bucket(ref.namespace, config.bucketName) : undefined,
-      ]);
-      if ((!source.ok || !destination.ok) && loadedBucket?.ok) loadedBucket.value.client.destroy();
-      if (!source.ok)
-        throw ApplicationFailure.retryable(
-          `spec.config.sourceName: ${source.message}`,
-          FailureType.AssetNotReady,
-        );
-      if (!destination.ok) {
-        throw ApplicationFailure.retryable(
-          `spec.config.destinationName: ${destination.message}`,
-          FailureType.AssetNotReady,
-        );
-      }
-      let bucket: ReplicatorOptions['bucket'];
-      if (loadedBucket) {
-        if (!loadedBucket.ok)
-          throw ApplicationFailure.retryable(
-            `spec.config.bucketName: ${loadedBucket.message}`,
-            FailureType.AssetNotReady,
-          );
-        bucket = { client: loadedBucket.value.client, name: loadedBucket.value.name, liveSync: owner };
-      }
+      const targets = await loadReplicationTargets(assets, ref.namespace, config, owner);
       const run = new ReplicationRun({
         owner,
         config,
-        source: source.value,
-        destination: destination.value,
-        bucket,
+        source: targets.source,
+        destination: targets.destination,
+        bucket: targets.bucket,
         log,
       });
       const { group, plural } = kindInfo('LiveSynchronization');
@@ -261,7 +236,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         return run.snapshot();
       } finally {
         await run.stop();
-        bucket?.client.destroy();
+        targets.close();
       }
     },
   };

@@ -5,7 +5,13 @@
  * as long as it runs, so that concurrencyPolicy Forbid (skip) and Replace (cancel) mean what they
  * mean for a CronJob.
  */
-import { CancellationScope, isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { ResourceRef } from '../src/api/kinds.js';
 import type { SynchronizationPlanSpec } from '../src/api/types.js';
@@ -18,6 +24,7 @@ const {
   fireSynchronizationPlan,
   synchronizationPhase,
   deleteSynchronization,
+  recordPlanFiring,
 } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
@@ -54,13 +61,20 @@ export async function synchronizationPlanWorkflow(
 
 /** One firing of a plan's Schedule. */
 export async function synchronizationPlanFiringWorkflow(input: { plan: ResourceRef }): Promise<string> {
-  const name = await fireSynchronizationPlan({ plan: input.plan, firedAtMs: Date.now() });
+  const name = await fireSynchronizationPlan({
+    plan: input.plan,
+    firedAtMs: Date.now(),
+    firingId: workflowInfo().runId,
+  });
   if (!name) return 'plan gone';
   const target = { namespace: input.plan.namespace, name };
   try {
     for (;;) {
       const phase = await synchronizationPhase(target);
-      if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Gone') return `${name}: ${phase}`;
+      if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Gone') {
+        await recordPlanFiring({ plan: input.plan, phase });
+        return `${name}: ${phase}`;
+      }
       await sleep('5 seconds');
     }
   } catch (err) {

@@ -13,6 +13,7 @@ import {
   PatchOptions,
 } from '../common.js';
 import type { Plugin, Problem } from '../types.js';
+import { synchronizeOnce } from './once.js';
 
 const Component = Type.Object(
   {
@@ -167,4 +168,5 @@ export const kubernetesObjectsToKubernetes: Plugin<typeof KubernetesObjectsToKub
     });
     return problems;
   },
+  execute: (run) => synchronizeOnce(run),
 };
