@@ -7,6 +7,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { validatePluginSpec, type Problem } from './plugins/index.js';
 import type { Kind } from './api/kinds.js';
+import { parseGoDuration } from './api/duration.js';
 import type { PluginSpec, Resource, SynchronizationPlanSpec, TaskRunSpec } from './api/types.js';
 
 /** What {@link validateResource} found. `config` is the plugin config with aliases normalized. */
@@ -16,8 +17,18 @@ export interface ResourceValidation {
   config?: unknown;
 }
 
-/** Problems with a cron `schedule`, or none. Five fields, as a Kubernetes CronJob takes. */
+/**
+ * Problems with a cron `schedule`, or none. What a Kubernetes CronJob takes: five fields, the
+ * `@hourly`-style macros, or `@every <duration>` (Go duration, at least 1s).
+ */
 export function cronProblems(schedule: string, path: string): Problem[] {
+  const every = /^@every\s+(\S+)$/.exec(schedule.trim());
+  if (every) {
+    const ms = parseGoDuration(every[1]);
+    return ms !== undefined && ms >= 1000
+      ? []
+      : [{ path, message: `"${schedule}": @every needs a duration of at least 1s, e.g. @every 1h30m` }];
+  }
   const fields = schedule.trim().split(/\s+/);
   if (!/^@(yearly|annually|monthly|weekly|daily|hourly)$/.test(schedule.trim()) && fields.length !== 5) {
     return [

@@ -277,7 +277,18 @@ describe('parseGoDuration', () => {
 });
 
 describe('cronProblems', () => {
-  it.each([['10 * * * *'], ['*/5 * * * *'], ['0 3 * * 1-5'], ['@hourly']])('accepts %s', (s) =>
-    expect(cronProblems(s, 'spec.schedule')).toEqual([]),
+  it.each([['10 * * * *'], ['*/5 * * * *'], ['0 3 * * 1-5'], ['@hourly'], ['@every 5s'], ['@every 1h30m']])(
+    'accepts %s',
+    (s) => expect(cronProblems(s, 'spec.schedule')).toEqual([]),
   );
+  it.each([
+    ['*/5 * * * * *', /5 fields/],
+    ['@every 500ms', /at least 1s/],
+    ['@every soon', /at least 1s/],
+    ['61 * * * *', /not a cron expression/],
+  ])('refuses %s, naming the problem', (s, message) => {
+    const [problem] = cronProblems(s, 'spec.schedule');
+    expect(problem.path).toBe('spec.schedule');
+    expect(problem.message).toMatch(message);
+  });
 });
