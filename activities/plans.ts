@@ -117,11 +117,27 @@ export function createPlanActivities(deps: PlanActivityDeps) {
     }
   }
 
-  /** Writes `status.active` (the plan's unfinished Synchronizations) and, when given, `lastSuccessfulTime`. */
-  async function writeActive(plan: ResourceRef, lastSuccessfulTime?: string): Promise<void> {
-    const active = (await listOwned(plan))
+  /**
+   * Writes `status.active` (the plan's unfinished Synchronizations), the firing counts, and
+   * `lastSuccessfulTime`: the newest completion of a Succeeded one, never older than the last
+   * written (history pruning may already have deleted the Synchronization it came from).
+   */
+  async function writeActive(plan: ResourceRef): Promise<void> {
+    const [owned, current] = await Promise.all([
+      listOwned(plan),
+      getCustomObject(custom, 'SynchronizationPlan', plan.namespace, plan.name),
+    ]);
+    if (!current || current.metadata.uid !== plan.uid) return;
+    const active = owned
       .filter((s) => s.status?.phase !== 'Succeeded' && s.status?.phase !== 'Failed')
       .map((s) => ({ name: s.metadata.name, uid: s.metadata.uid }));
+    const lastSuccessfulTime = [
+      current.status?.lastSuccessfulTime as string | undefined,
+      ...owned.filter((s) => s.status?.phase === 'Succeeded').map((s) => s.status?.completionTime),
+    ]
+      .filter((t): t is string => typeof t === 'string')
+      .sort()
+      .at(-1);
     await custom
       .patchNamespacedCustomObjectStatus(
         {
@@ -132,7 +148,11 @@ export function createPlanActivities(deps: PlanActivityDeps) {
           name: plan.name,
           body: {
             metadata: { uid: plan.uid },
-            status: { active, ...(lastSuccessfulTime && { lastSuccessfulTime }) },
+            status: {
+              active,
+              ...(lastSuccessfulTime && { lastSuccessfulTime }),
+              ...(await firingCounts(plan)),
+            },
           },
         },
         MERGE_PATCH,
@@ -267,10 +287,7 @@ export function createPlanActivities(deps: PlanActivityDeps) {
           plural: info.plural,
           name: plan.name,
           body: {
-            status: {
-              lastScheduleTime: new Date(input.firedAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-              ...(await firingCounts(plan)),
-            },
+            status: { lastScheduleTime: new Date(input.firedAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z') },
           },
         },
         MERGE_PATCH,
@@ -310,10 +327,9 @@ export function createPlanActivities(deps: PlanActivityDeps) {
       return name;
     },
 
-    /** After a firing's Synchronization ends: `status.active`, and `lastSuccessfulTime` when it succeeded. */
-    async recordPlanFiring(input: { plan: ResourceRef; phase: string }): Promise<void> {
-      const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-      await writeActive(input.plan, input.phase === 'Succeeded' ? now : undefined);
+    /** After a firing's Synchronization ends: `status.active`, `lastSuccessfulTime` and the counts. */
+    async recordPlanFiring(input: { plan: ResourceRef }): Promise<void> {
+      await writeActive(input.plan);
     },
 
     /** The phase of a Synchronization, or 'Gone' when it no longer exists. */

@@ -72,7 +72,7 @@ export async function synchronizationPlanFiringWorkflow(input: { plan: ResourceR
     for (;;) {
       const phase = await synchronizationPhase(target);
       if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Gone') {
-        await recordPlanFiring({ plan: input.plan, phase });
+        await recordPlanFiring({ plan: input.plan });
         return `${name}: ${phase}`;
       }
       await sleep('5 seconds');

@@ -91,14 +91,19 @@ export async function deleteAllOurs(
     }
     return all;
   };
-  for (const r of await listAll()) {
-    await custom
-      .deleteNamespacedCustomObject(target(r.kind, namespace, r.metadata.name))
-      .catch(() => undefined);
-  }
+  // Deleting again on every poll catches objects created meanwhile (a plan's last firing).
+  const deleteRemaining = async () => {
+    const left = await listAll();
+    for (const r of left.filter((o) => !o.metadata.deletionTimestamp)) {
+      await custom
+        .deleteNamespacedCustomObject(target(r.kind, namespace, r.metadata.name))
+        .catch(() => undefined);
+    }
+    return left.length;
+  };
   await eventually(
     `every object in ${namespace} to go`,
-    async () => (await listAll()).length === 0,
+    async () => (await deleteRemaining()) === 0,
     timeoutMs,
   );
 }
@@ -135,4 +140,37 @@ export async function createClusterAssets(
       },
     });
   }
+}
+
+/** A Secret `bucket-credentials` and a Bucket `name` (default `backups`) on the stack's S3 server. */
+export async function createBucketAsset(
+  custom: CustomObjectsApi,
+  core: CoreV1Api,
+  namespace: string,
+  name = 'backups',
+): Promise<void> {
+  const env = stackEnv();
+  await core.createNamespacedSecret({
+    namespace,
+    body: {
+      metadata: { name: 'bucket-credentials' },
+      stringData: { accessKeyID: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+    },
+  });
+  await custom.createNamespacedCustomObject({
+    ...target('Bucket', namespace, name),
+    body: {
+      apiVersion: 'assets.astronetes.io/v1alpha1',
+      kind: 'Bucket',
+      metadata: { name, namespace },
+      spec: {
+        generic: {
+          name: env.S3_BUCKET,
+          endpoint: env.S3_ENDPOINT.replace(/^https?:\/\//, ''),
+          useSSL: false,
+          secretName: 'bucket-credentials',
+        },
+      },
+    },
+  });
 }

@@ -1,0 +1,425 @@
+/**
+ * Synchronization and SynchronizationPlan through the bridge on the real stack:
+ * - a one-shot kubernetes-objects-to-kubernetes Synchronization copies what its filters select,
+ *   patched, with bucket originals, and a second run prunes what left the source;
+ * - restartPolicy OnFailure restarts with backoff up to backoffLimit, shown in status;
+ * - deleting a running Synchronization stops it and lets it go;
+ * - a plan's concurrencyPolicy Allow, Forbid and Replace, history limits, two firings in the
+ *   same minute, and a plan name longer than a label value.
+ */
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { API_VERSION } from '../../src/api/kinds.js';
+import type { Resource } from '../../src/api/types.js';
+import { createLogger } from '../../src/logger.js';
+import { startOrchestrator, type Orchestrator } from '../../src/orchestrator.js';
+import { workflowsPath } from '../../src/temporal/worker.js';
+import { PLAN_UID_LABEL } from '../../activities/plans.js';
+import { orchestratorKubeConfig } from './rbac.js';
+import {
+  bucketClient,
+  clusterClients,
+  createBucketAsset,
+  createClusterAssets,
+  deleteAllOurs,
+  eventually,
+  getResource,
+  managementClients,
+  target,
+} from './resources.js';
+import { stackEnv, uniqueName } from './stack-env.js';
+
+const env = stackEnv();
+const { custom } = managementClients();
+const mgmt = clusterClients(env.MANAGEMENT_KUBECONFIG);
+const src = clusterClients(env.SOURCE_KUBECONFIG);
+const dst = clusterClients(env.DESTINATION_KUBECONFIG);
+const s3 = bucketClient();
+
+const ns = uniqueName('syncs');
+const data = uniqueName('syncdata'); // the source namespace whose ConfigMaps are copied
+let orchestrator: Orchestrator;
+
+/** A kubernetes-objects-to-kubernetes config over the ConfigMaps labelled app=a in `data`. */
+function configMapsConfig(extra: Record<string, unknown> = {}) {
+  return {
+    sourceName: 'source',
+    destinationName: 'destination',
+    ...extra,
+    replication: {
+      forceNamespaceCreation: true,
+      resources: [
+        {
+          version: 'v1',
+          resource: 'configmaps',
+          filters: {
+            namespaceSelector: { matchLabels: { 'sync-test': data } },
+            selector: { matchLabels: { app: 'a' } },
+          },
+          transformation: { patch: [{ op: 'add', path: '/metadata/labels/copied', value: 'yes' }] },
+        },
+      ],
+    },
+  };
+}
+
+/** A config whose only entry names a type the source does not serve: it always fails. */
+const FAILING = {
+  sourceName: 'source',
+  destinationName: 'destination',
+  replication: { resources: [{ group: 'example.com', version: 'v1', resource: 'widgets' }] },
+};
+
+/** A config that selects nothing: it succeeds at once. */
+const EMPTY = {
+  sourceName: 'source',
+  destinationName: 'destination',
+  replication: {
+    resources: [
+      {
+        version: 'v1',
+        resource: 'configmaps',
+        filters: { namespaceSelector: { matchLabels: { 'sync-test': 'nothing-has-this' } } },
+      },
+    ],
+  },
+};
+
+async function create(kind: 'Synchronization' | 'SynchronizationPlan', name: string, spec: unknown) {
+  return (await custom.createNamespacedCustomObject({
+    ...target(kind, ns, ''),
+    body: { apiVersion: `automation.astronetes.io/${API_VERSION}`, kind, metadata: { name }, spec },
+  })) as Resource;
+}
+
+async function remove(kind: 'Synchronization' | 'SynchronizationPlan', name: string): Promise<void> {
+  await custom.deleteNamespacedCustomObject(target(kind, ns, name)).catch(() => undefined);
+  await eventually(
+    `${kind} ${name} to go`,
+    async () => (await getResource(custom, kind, ns, name)) === undefined,
+  );
+}
+
+function finished(name: string, timeoutMs = 60_000): Promise<Resource> {
+  return eventually(
+    `Synchronization ${name} to finish`,
+    async () => {
+      const r = await getResource(custom, 'Synchronization', ns, name);
+      return r?.status?.phase === 'Succeeded' || r?.status?.phase === 'Failed' ? r : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+async function planSynchronizations(plan: Resource): Promise<Resource[]> {
+  const list = (await custom.listNamespacedCustomObject({
+    group: 'automation.astronetes.io',
+    version: API_VERSION,
+    namespace: ns,
+    plural: 'synchronizations',
+    labelSelector: `${PLAN_UID_LABEL}=${plan.metadata.uid}`,
+  })) as { items: Resource[] };
+  return list.items;
+}
+
+function scheduleOf(plan: Resource) {
+  return orchestrator.client.schedule.getHandle(
+    `SynchronizationPlan/${ns}/${plan.metadata.name}/${plan.metadata.uid}`,
+  );
+}
+
+async function configMap(name: string, labels: Record<string, string>, value: string) {
+  await src.core.createNamespacedConfigMap({
+    namespace: data,
+    body: { metadata: { name, labels }, data: { value } },
+  });
+}
+
+beforeAll(async () => {
+  await mgmt.core.createNamespace({ body: { metadata: { name: ns } } });
+  await src.core.createNamespace({ body: { metadata: { name: data, labels: { 'sync-test': data } } } });
+  await createClusterAssets(custom, mgmt.core, ns);
+  await createBucketAsset(custom, mgmt.core, ns);
+  const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+  orchestrator = await startOrchestrator({
+    temporal: {
+      address: env.TEMPORAL_ADDRESS,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: uniqueName('syncs'),
+    },
+    management: await orchestratorKubeConfig(),
+    log: createLogger({ level: 'silent' }),
+    instance: 'synchronizations-test',
+    namespaces: [ns],
+    recheckSeconds: 2,
+    workerOverrides: { workflowBundle: await bundleWorkflowCode({ workflowsPath, logger: silent }) },
+  });
+});
+
+afterAll(async () => {
+  await deleteAllOurs(custom, ns, 120_000);
+  await orchestrator?.shutdown();
+  for (const c of [src, dst]) await c.core.deleteNamespace({ name: data }).catch(() => undefined);
+  await mgmt.core.deleteNamespace({ name: ns }).catch(() => undefined);
+});
+
+describe('one-shot kubernetes-objects-to-kubernetes Synchronization', () => {
+  it('copies what the filters select, patched, with bucket originals, and a second run prunes what left the source', async () => {
+    for (const name of ['one', 'two', 'three']) await configMap(name, { app: 'a' }, name);
+    await configMap('other', { app: 'b' }, 'not selected');
+
+    await create('Synchronization', 'copy', {
+      plugin: 'kubernetes-objects-to-kubernetes',
+      config: configMapsConfig({ bucketName: 'backups' }),
+    });
+    const done = await finished('copy');
+    expect(done.status?.phase).toBe('Succeeded');
+    expect(done.status?.progress).toMatchObject({ inSync: 3, failed: 0, pending: 0 });
+    expect(done.status?.message).toBe('3 objects in sync over 1 resource entries');
+
+    const copies = await dst.core.listNamespacedConfigMap({ namespace: data, labelSelector: 'copied=yes' });
+    expect(copies.items.map((c) => c.metadata!.name).sort()).toEqual(['one', 'three', 'two']);
+    expect(copies.items.find((c) => c.metadata!.name === 'two')!.data).toEqual({ value: 'two' });
+    await expect(dst.core.readNamespacedConfigMap({ namespace: data, name: 'other' })).rejects.toThrow();
+
+    const originals = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: env.S3_BUCKET,
+        Prefix: `${ns}/_synchronization.copy/core-v1-configmaps/`,
+      }),
+    );
+    expect((originals.Contents ?? []).map((o) => o.Key!.split('/').at(-1)).sort()).toEqual([
+      `${data}.one`,
+      `${data}.three`,
+      `${data}.two`,
+    ]);
+
+    // The same Synchronization again, after a source delete and a change: the copy follows.
+    await remove('Synchronization', 'copy');
+    await src.core.deleteNamespacedConfigMap({ namespace: data, name: 'two' });
+    await src.core.patchNamespacedConfigMap({
+      namespace: data,
+      name: 'one',
+      body: [{ op: 'replace', path: '/data/value', value: 'changed' }],
+    });
+    await create('Synchronization', 'copy', {
+      plugin: 'kubernetes-objects-to-kubernetes',
+      config: configMapsConfig({ bucketName: 'backups' }),
+    });
+    expect((await finished('copy')).status?.phase).toBe('Succeeded');
+    const after = await dst.core.listNamespacedConfigMap({ namespace: data, labelSelector: 'copied=yes' });
+    expect(after.items.map((c) => c.metadata!.name).sort()).toEqual(['one', 'three']);
+    expect(after.items.find((c) => c.metadata!.name === 'one')!.data).toEqual({ value: 'changed' });
+    await remove('Synchronization', 'copy');
+  }, 120_000);
+});
+
+describe('restartPolicy and deletion', () => {
+  it('OnFailure restarts with backoff up to backoffLimit, counted in status, then fails naming the cause', async () => {
+    await create('Synchronization', 'retries', {
+      plugin: 'kubernetes-objects-to-kubernetes',
+      restartPolicy: 'OnFailure',
+      backoffLimit: 1,
+      config: FAILING,
+    });
+    const done = await finished('retries', 90_000);
+    expect(done.status?.phase).toBe('Failed');
+    expect(done.status).toMatchObject({ restarts: 1, restartLimit: 1 });
+    expect(done.status?.message).toMatch(/example\.com\/v1.*\(after 1 of 1 restarts\)/);
+    const events = await mgmt.core.listNamespacedEvent({
+      namespace: ns,
+      fieldSelector: `involvedObject.name=retries`,
+    });
+    expect(events.items.map((e) => e.reason)).toEqual(
+      expect.arrayContaining(['Started', 'BackOff', 'SynchronizationIncomplete']),
+    );
+  }, 120_000);
+
+  it('Never (the default) runs once', async () => {
+    await create('Synchronization', 'once', { plugin: 'kubernetes-objects-to-kubernetes', config: FAILING });
+    const done = await finished('once');
+    expect(done.status?.phase).toBe('Failed');
+    expect(done.status?.restarts).toBeUndefined();
+    expect(done.status?.message).not.toMatch(/restarts/);
+  });
+
+  it('deleting a running Synchronization stops its workflow and lets the object go', async () => {
+    const created = await create('Synchronization', 'deleted', {
+      plugin: 'kubernetes-objects-to-kubernetes',
+      restartPolicy: 'OnFailure',
+      backoffLimit: 5,
+      config: FAILING,
+    });
+    const running = await eventually('the Synchronization to back off', async () => {
+      const r = await getResource(custom, 'Synchronization', ns, 'deleted');
+      return r?.status?.phase === 'Running' && (r.status.restarts as number) >= 1 ? r : undefined;
+    });
+    expect(running.metadata.uid).toBe(created.metadata.uid);
+    await remove('Synchronization', 'deleted');
+    const closed = await orchestrator.client.workflow.getHandle(running.status!.workflowId!).describe();
+    expect(closed.status.name).toBe('CANCELLED');
+  }, 90_000);
+});
+
+describe('SynchronizationPlan', () => {
+  it('Allow: firings overlap, two in the same minute get two Synchronizations', async () => {
+    const plan = await create('SynchronizationPlan', 'allow', {
+      schedule: '@every 3s',
+      concurrencyPolicy: 'Allow',
+      template: {
+        spec: {
+          plugin: 'kubernetes-objects-to-kubernetes',
+          restartPolicy: 'OnFailure',
+          backoffLimit: 3,
+          config: FAILING,
+        },
+      },
+    });
+    const running = await eventually(
+      'two Synchronizations running at once',
+      async () => {
+        const items = (await planSynchronizations(plan)).filter((s) => s.status?.phase !== 'Failed');
+        return items.length >= 2 ? items : undefined;
+      },
+      60_000,
+    );
+    const names = running.map((s) => s.metadata.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const n of names) expect(n).toMatch(/^allow-\d+-[0-9a-f]{5}$/);
+    await remove('SynchronizationPlan', 'allow');
+  }, 90_000);
+
+  it('Forbid: no firing starts while one runs; skipped firings are counted', async () => {
+    const plan = await create('SynchronizationPlan', 'forbid', {
+      schedule: '@every 2s',
+      concurrencyPolicy: 'Forbid',
+      template: {
+        spec: {
+          plugin: 'kubernetes-objects-to-kubernetes',
+          restartPolicy: 'OnFailure',
+          backoffLimit: 1,
+          config: FAILING,
+        },
+      },
+    });
+    const described = await eventually('the schedule', () =>
+      scheduleOf(plan)
+        .describe()
+        .catch(() => undefined),
+    );
+    expect(described.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+    const [first] = await eventually('the first firing', async () => {
+      const items = await planSynchronizations(plan);
+      return items.length > 0 ? items : undefined;
+    });
+    // While the first runs (about 12 s: a failure, a 10 s backoff, a failure), nothing else starts.
+    for (;;) {
+      const items = await planSynchronizations(plan);
+      const current = items.find((s) => s.metadata.name === first.metadata.name);
+      if (current?.status?.phase === 'Failed') break;
+      expect(items.map((s) => s.metadata.name)).toEqual([first.metadata.name]);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const counted = await eventually(
+      'skipped firings in the plan status',
+      async () => {
+        const r = await getResource(custom, 'SynchronizationPlan', ns, 'forbid');
+        return (r?.status?.skippedFirings as number) >= 2 ? r : undefined;
+      },
+      30_000,
+    );
+    expect(counted.status?.firings as number).toBeGreaterThanOrEqual(1);
+    await remove('SynchronizationPlan', 'forbid');
+  }, 120_000);
+
+  it('Replace: a new firing deletes the running Synchronization', async () => {
+    const plan = await create('SynchronizationPlan', 'replace', {
+      schedule: '@every 6s',
+      concurrencyPolicy: 'Replace',
+      template: {
+        spec: {
+          plugin: 'kubernetes-objects-to-kubernetes',
+          restartPolicy: 'OnFailure',
+          backoffLimit: 5,
+          config: FAILING,
+        },
+      },
+    });
+    const [first] = await eventually('the first firing', async () => {
+      const items = await planSynchronizations(plan);
+      return items.length > 0 ? items : undefined;
+    });
+    await eventually(
+      'the first Synchronization replaced by a newer one',
+      async () => {
+        const items = await planSynchronizations(plan);
+        return items.length === 1 && items[0].metadata.name !== first.metadata.name;
+      },
+      60_000,
+    );
+    expect(await getResource(custom, 'Synchronization', ns, first.metadata.name)).toBeUndefined();
+    await remove('SynchronizationPlan', 'replace');
+  }, 90_000);
+
+  it.each([
+    ['successfulJobsHistoryLimit', EMPTY, 'Succeeded'],
+    ['failedJobsHistoryLimit', FAILING, 'Failed'],
+  ])(
+    '%s keeps only the newest finished Synchronizations',
+    async (limit, config, phase) => {
+      const name = `history-${phase.toLowerCase()}`;
+      const plan = await create('SynchronizationPlan', name, {
+        schedule: '@every 2s',
+        [limit]: 1,
+        template: { spec: { plugin: 'kubernetes-objects-to-kubernetes', config } },
+      });
+      const seen = new Set<string>();
+      await eventually(
+        'four firings, the oldest pruned',
+        async () => {
+          const items = await planSynchronizations(plan);
+          for (const s of items) seen.add(s.metadata.name);
+          const ended = items.filter((s) => s.status?.phase === phase);
+          // At most the limit, plus the newest one that finished since the last firing pruned.
+          expect(ended.length).toBeLessThanOrEqual(2);
+          return seen.size >= 4 && items.length < seen.size;
+        },
+        60_000,
+      );
+      if (phase === 'Succeeded') {
+        const r = await getResource(custom, 'SynchronizationPlan', ns, name);
+        expect(r?.status?.lastSuccessfulTime).toEqual(expect.any(String));
+      }
+      await remove('SynchronizationPlan', name);
+    },
+    90_000,
+  );
+
+  it('a plan name longer than a label value still fires, with a name and labels that fit', async () => {
+    const long = `plan-${'x'.repeat(70)}`;
+    const plan = await create('SynchronizationPlan', long, {
+      schedule: '0 0 1 1 *',
+      template: {
+        metadata: { labels: { team: 'dr' } },
+        spec: { plugin: 'kubernetes-objects-to-kubernetes', config: EMPTY },
+      },
+    });
+    await eventually('the plan scheduled', async () => {
+      const r = await getResource(custom, 'SynchronizationPlan', ns, long);
+      return r?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    });
+    await scheduleOf(plan).trigger();
+    const [sync] = await eventually('a Synchronization from the long-named plan', async () => {
+      const items = await planSynchronizations(plan);
+      return items.length > 0 ? items : undefined;
+    });
+    expect(sync.metadata.name.length).toBeLessThanOrEqual(63);
+    expect(sync.metadata.labels).toMatchObject({ team: 'dr', [PLAN_UID_LABEL]: plan.metadata.uid });
+    expect(sync.metadata.labels!['automation.astronetes.io/synchronization-plan'].length).toBeLessThanOrEqual(
+      63,
+    );
+    expect((await finished(sync.metadata.name)).status?.phase).toBe('Succeeded');
+    await remove('SynchronizationPlan', long);
+  }, 60_000);
+});
