@@ -29,6 +29,7 @@ import {
   target,
 } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
+import { control } from '../../tools/stack/stack.js';
 
 const env = stackEnv();
 const { custom } = managementClients();
@@ -422,4 +423,31 @@ describe('SynchronizationPlan', () => {
     expect((await finished(sync.metadata.name)).status?.phase).toBe('Succeeded');
     await remove('SynchronizationPlan', long);
   }, 60_000);
+
+  // Last: it stops the Temporal server.
+  it('startingDeadlineSeconds: firings that could not start in time (Temporal down) are counted as missed', async () => {
+    await create('SynchronizationPlan', 'deadline', {
+      schedule: '@every 4s',
+      startingDeadlineSeconds: 10,
+      template: { spec: { plugin: 'kubernetes-objects-to-kubernetes', config: EMPTY } },
+    });
+    await eventually('a first firing', async () => {
+      const r = await getResource(custom, 'SynchronizationPlan', ns, 'deadline');
+      return r?.status?.lastScheduleTime;
+    });
+    const quiet = { print: () => undefined };
+    await control('stop', 'temporal', quiet);
+    await new Promise((r) => setTimeout(r, 30_000)); // about seven firing times, most beyond the deadline
+    await control('start', 'temporal', quiet);
+    const r = await eventually(
+      'missed firings in the plan status',
+      async () => {
+        const plan = await getResource(custom, 'SynchronizationPlan', ns, 'deadline');
+        return (plan?.status?.missedFirings as number) >= 1 ? plan : undefined;
+      },
+      120_000,
+    );
+    expect(r.status?.missedFirings as number).toBeLessThanOrEqual(8);
+    await remove('SynchronizationPlan', 'deadline');
+  }, 240_000);
 });
