@@ -12,7 +12,7 @@ import {
   type Client,
   type ScheduleOptionsAction,
 } from '@temporalio/client';
-import { API_VERSION, AUTOMATION_GROUP, apiVersionOf, kindInfo, type ResourceRef } from '../src/api/kinds.js';
+import { API_VERSION, apiVersionOf, kindInfo, type ResourceRef } from '../src/api/kinds.js';
 import type { Resource, SynchronizationPlanSpec } from '../src/api/types.js';
 import type { Logger } from '../src/logger.js';
 import {
@@ -21,7 +21,7 @@ import {
   RESOURCE_NAMESPACE,
   RESOURCE_UID,
 } from '../src/api/search-attributes.js';
-import { getCustomObject, MERGE_PATCH } from '../src/kube/objects.js';
+import { getCustomObject, patchStatus } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 import { PLAN_FIRING_WORKFLOW_TYPE } from '../src/api/contract.js';
 
@@ -138,28 +138,13 @@ export function createPlanActivities(deps: PlanActivityDeps) {
       .filter((t): t is string => typeof t === 'string')
       .sort()
       .at(-1);
-    await custom
-      .patchNamespacedCustomObjectStatus(
-        {
-          group: AUTOMATION_GROUP,
-          version: API_VERSION,
-          namespace: plan.namespace,
-          plural: kindInfo('SynchronizationPlan').plural,
-          name: plan.name,
-          body: {
-            metadata: { uid: plan.uid },
-            status: {
-              active,
-              ...(lastSuccessfulTime && { lastSuccessfulTime }),
-              ...(await firingCounts(plan)),
-            },
-          },
-        },
-        MERGE_PATCH,
-      )
-      .catch((err) => {
-        if (!isNotFound(err) && !isConflict(err)) throw err;
-      });
+    await patchStatus(custom, plan, {
+      active,
+      ...(lastSuccessfulTime && { lastSuccessfulTime }),
+      ...(await firingCounts(plan)),
+    }).catch((err) => {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    });
   }
 
   return {
@@ -234,7 +219,6 @@ export function createPlanActivities(deps: PlanActivityDeps) {
       firingId: string;
     }): Promise<string | undefined> {
       const { plan } = input;
-      const info = kindInfo('SynchronizationPlan');
       const current = await getCustomObject(custom, 'SynchronizationPlan', plan.namespace, plan.name);
       if (!current) return undefined;
       if (current.metadata.uid !== plan.uid || current.metadata.deletionTimestamp) return undefined;
@@ -279,19 +263,9 @@ export function createPlanActivities(deps: PlanActivityDeps) {
       } catch (err) {
         if (!isConflict(err)) throw err; // already created by an earlier attempt
       }
-      await custom.patchNamespacedCustomObjectStatus(
-        {
-          group: AUTOMATION_GROUP,
-          version: API_VERSION,
-          namespace: plan.namespace,
-          plural: info.plural,
-          name: plan.name,
-          body: {
-            status: { lastScheduleTime: new Date(input.firedAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z') },
-          },
-        },
-        MERGE_PATCH,
-      );
+      await patchStatus(custom, plan, {
+        lastScheduleTime: new Date(input.firedAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      });
       await writeActive(plan);
       // History limits, as a CronJob keeps its Jobs: newest first, finished ones beyond the limits go.
       const owned = (await listOwned(plan)).sort((a, b) =>

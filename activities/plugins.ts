@@ -8,13 +8,13 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { FailureType } from '../src/api/errors.js';
-import { API_VERSION, kindInfo, type ResourceRef } from '../src/api/kinds.js';
+import type { ResourceRef } from '../src/api/kinds.js';
 import { formatProblems } from '../src/api/problems.js';
 import type { PluginSpec, TaskRunSpec } from '../src/api/types.js';
 import type { AssetLoader } from '../src/assets/load.js';
 import type { Logger } from '../src/logger.js';
 import { isNotFound, kubeErrorText } from '../src/kube/errors.js';
-import { MERGE_PATCH } from '../src/kube/objects.js';
+import { patchStatus } from '../src/kube/objects.js';
 import { validatePluginSpec } from '../src/plugins/index.js';
 import type { PluginOutcome } from '../src/plugins/types.js';
 
@@ -39,22 +39,9 @@ export function createPluginActivities(deps: PluginActivityDeps) {
 
   /** Merges `status.progress` into the resource; a resource that is gone is left alone. */
   async function writeProgress(ref: ResourceRef, progress: Record<string, number>): Promise<void> {
-    const { group, plural } = kindInfo(ref.kind);
-    await custom
-      .patchNamespacedCustomObjectStatus(
-        {
-          group,
-          version: API_VERSION,
-          namespace: ref.namespace,
-          plural,
-          name: ref.name,
-          body: { metadata: { uid: ref.uid }, status: { progress } },
-        },
-        MERGE_PATCH,
-      )
-      .catch((err) => {
-        if (!isNotFound(err)) deps.log.warn({ err: kubeErrorText(err), ref }, 'error writing progress');
-      });
+    await patchStatus(custom, ref, { progress }).catch((err) => {
+      if (!isNotFound(err)) deps.log.warn({ err: kubeErrorText(err), ref }, 'error writing progress');
+    });
   }
 
   /** The plugin spec a run executes: its own, or (TaskRun) its Task's. */

@@ -11,7 +11,7 @@ import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubeConfig } fro
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { API_VERSION, apiVersionOf, kindInfo, type ResourceRef } from '../src/api/kinds.js';
+import { apiVersionOf, type ResourceRef } from '../src/api/kinds.js';
 import type { AssetLoader } from '../src/assets/load.js';
 import type { Resource } from '../src/api/types.js';
 import { RUN_CONDITIONS_SIGNAL, type RunConditions } from '../src/api/contract.js';
@@ -24,7 +24,7 @@ import {
   type ReplicationReport,
 } from '../src/plugins/kubernetes-objects-to-kubernetes/run.js';
 import { isOwnedBy } from '../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
-import { getCustomObject, MERGE_PATCH, serverSideApply } from '../src/kube/objects.js';
+import { getCustomObject, patchStatus, serverSideApply } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 import { FailureType } from '../src/api/errors.js';
 
@@ -144,7 +144,6 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         bucket: targets.bucket,
         log,
       });
-      const { group, plural } = kindInfo('LiveSynchronization');
       const superseded = async (r: ResourceRef, generation: number): Promise<boolean> => {
         let current: Resource | undefined;
         try {
@@ -166,19 +165,9 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         ctx.heartbeat(current);
         if (text === lastWritten) return;
         lastWritten = text;
-        await custom
-          .patchNamespacedCustomObjectStatus(
-            {
-              group,
-              version: API_VERSION,
-              namespace: ref.namespace,
-              plural,
-              name: ref.name,
-              body: { status: { replication: current } },
-            },
-            MERGE_PATCH,
-          )
-          .catch((err) => log.warn({ err: (err as Error).message }, 'status update failed'));
+        await patchStatus(custom, ref, { replication: current }).catch((err) =>
+          log.warn({ err: (err as Error).message }, 'status update failed'),
+        );
       };
 
       let lastHealth = '';

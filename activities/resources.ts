@@ -22,7 +22,7 @@ import { validateResource as validate, type ResourceValidation } from '../src/va
 import { isNotFound, kubeErrorText } from '../src/kube/errors.js';
 import type { Logger } from '../src/logger.js';
 import { referencesOf, type Problem } from '../src/plugins/index.js';
-import { MERGE_PATCH } from '../src/kube/objects.js';
+import { patchStatus } from '../src/kube/objects.js';
 import { FailureType } from '../src/api/errors.js';
 
 /** What {@link createResourceActivities} needs. */
@@ -122,21 +122,11 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
       event?: ResourceEvent;
     }): Promise<void> {
       const { ref } = input;
-      const { group, plural } = kindInfo(ref.kind);
+      const { group } = kindInfo(ref.kind);
       const current = await getResource(ref.kind, ref.namespace, ref.name);
       if (!current || current.metadata.uid !== ref.uid) return;
       try {
-        await custom.patchNamespacedCustomObjectStatus(
-          {
-            group,
-            version: API_VERSION,
-            namespace: ref.namespace,
-            plural,
-            name: ref.name,
-            body: { status: input.status },
-          },
-          MERGE_PATCH,
-        );
+        await patchStatus(custom, ref, input.status);
       } catch (err) {
         if (!isNotFound(err)) throw err;
         return;

@@ -39,6 +39,30 @@ export async function getCustomObject<K extends Kind>(
   }
 }
 
+/**
+ * Merges `status` into the status subresource of one of our objects (JSON merge patch). A 404 is
+ * thrown as is. The status subresource ignores `metadata.uid` in the body, so a caller that must
+ * not write to a re-created object checks the uid first.
+ */
+export async function patchStatus(
+  custom: CustomObjectsApi,
+  ref: { kind: Kind; namespace: string; name: string },
+  status: Record<string, unknown>,
+): Promise<void> {
+  const { group, plural } = kindInfo(ref.kind);
+  await custom.patchNamespacedCustomObjectStatus(
+    {
+      group,
+      version: API_VERSION,
+      namespace: ref.namespace,
+      plural,
+      name: ref.name,
+      body: { status },
+    },
+    MERGE_PATCH,
+  );
+}
+
 /** The field manager of every server-side apply the orchestrator makes. */
 export const FIELD_MANAGER = 'resiliency-orchestrator';
 
