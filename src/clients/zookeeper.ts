@@ -32,6 +32,8 @@ export async function connectZooKeeper(opts: ZkConnectOptions): Promise<ZkClient
     timeout,
     debug_level: zkConstants.ZOO_LOG_LEVEL_ERROR,
     host_order_deterministic: false,
+    // Data comes back as Buffers (binary safe), never decoded as text.
+    data_as_buffer: true,
   });
   await new Promise<void>((resolveConnect, reject) => {
     const timer = setTimeout(() => {

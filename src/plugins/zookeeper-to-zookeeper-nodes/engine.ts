@@ -1,0 +1,598 @@
+/**
+ * The copy engine of `zookeeper-to-zookeeper-nodes`: walks the tree under rootPath on the source
+ * Database and makes the destination's tree equal to it (data, ACLs, sequential counters), with
+ * a bounded number of pipelined requests per session, skipping what is already equal, deleting
+ * what the source no longer has, and heartbeating a checkpoint of completed subtrees so a retried
+ * attempt resumes. See docs/zookeeper.md.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { FailureType } from '../../api/errors.js';
+import { connectZooKeeper } from '../../clients/zookeeper.js';
+import type { PluginOutcome, PluginRun } from '../types.js';
+import type { ZookeeperToZookeeperConfig } from './index.js';
+import {
+  aclEqual,
+  ancestors,
+  bumpsNeeded,
+  checkpointKey,
+  childPath,
+  CompletedSubtrees,
+  createRequestBytes,
+  DEFAULT_MAX_REQUEST_BYTES,
+  describeCounts,
+  failureSummary,
+  grants,
+  isExcluded,
+  isOpenAcl,
+  maxSequence,
+  parseCheckpoint,
+  Perm,
+  setRequestBytes,
+  writePlan,
+  zeroCounts,
+  ZOOKEEPER_SUBTREE,
+  type AclEntry,
+  type CopyCheckpoint,
+  type CopyCounts,
+  type NodeFailure,
+} from './logic.js';
+import { abortableSleep, isEphemeral, Rc, rcName, ZkError, ZkSession, type ZkStat } from './session.js';
+
+/** Tunables of the copy, set in code (tests and the benchmark change them). */
+export interface CopyOptions {
+  /** Requests in flight per session. */
+  maxInFlight: number;
+  /** How often the checkpoint is heartbeated. */
+  heartbeatEveryMs: number;
+  /** How often counters are reported through `run.progress`. */
+  progressEveryMs: number;
+  /** How long a Database gets to open a session. */
+  connectTimeoutMs: number;
+  /**
+   * The largest request the destination accepts (its jute.maxbuffer); a znode whose write would
+   * be larger fails without being sent (the server would drop the connection).
+   */
+  maxRequestBytes: number;
+  /** Completed subtrees kept in the checkpoint at most. */
+  checkpointCap: number;
+  /** Attempts of a request whose connection is lost, and the pause between them. */
+  attempts: number;
+  retryDelayMs: number;
+  /** Failures named in the final message. */
+  failuresShown: number;
+}
+
+/** The defaults of {@link CopyOptions}. */
+export const COPY_DEFAULTS: CopyOptions = {
+  maxInFlight: 64,
+  heartbeatEveryMs: 2000,
+  progressEveryMs: 1000,
+  connectTimeoutMs: 10_000,
+  maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
+  checkpointCap: 1000,
+  attempts: 3,
+  retryDelayMs: 1000,
+  failuresShown: 5,
+};
+
+/** Return codes after which the session is unusable: the copy stops. */
+const FATAL_RCS = new Set<number>([Rc.SESSIONEXPIRED, Rc.AUTHFAILED, Rc.CLOSING]);
+
+type Side = 'source' | 'destination';
+
+/** Where a node stands on the destination before it is visited. */
+type DestState = 'absent' | 'present';
+
+interface Endpoint {
+  side: Side;
+  field: 'sourceName' | 'destinationName';
+  /** `namespace/name` of the Database. */
+  id: string;
+  session: ZkSession;
+}
+
+/**
+ * Copies the tree under `config.rootPath` from the source Database to the destination Database.
+ * Returns the counters; throws a nonRetryable ApplicationFailure naming the field on bad input,
+ * one listing the first failed znodes when some could not be copied, and a CancelledFailure when
+ * `run.signal` aborts.
+ */
+export async function copyZooKeeperTree(
+  run: PluginRun<ZookeeperToZookeeperConfig>,
+  options: Partial<CopyOptions> = {},
+): Promise<PluginOutcome> {
+  const opts = { ...COPY_DEFAULTS, ...options };
+  const { config, ref } = run;
+  const root = normalizeRoot(config.rootPath);
+  if (isExcluded(root, undefined))
+    throw ApplicationFailure.nonRetryable(
+      `spec.config.rootPath: ${root} is ZooKeeper's own subtree (${ZOOKEEPER_SUBTREE}), which is never copied`,
+      'InvalidSpec',
+    );
+  const exclude = config.excludePathRegexp !== undefined ? new RegExp(config.excludePathRegexp) : undefined;
+  if (isExcluded(root, exclude))
+    throw ApplicationFailure.nonRetryable(
+      `spec.config.excludePathRegexp: /${config.excludePathRegexp}/ excludes the root path ${root} itself: nothing would be copied`,
+      'InvalidSpec',
+    );
+
+  const ids = {
+    source: `${ref.namespace}/${config.sourceName}`,
+    destination: `${ref.namespace}/${config.destinationName}`,
+  };
+  const [srcDb, dstDb] = await Promise.all([
+    run.assets.database(ref.namespace, config.sourceName),
+    run.assets.database(ref.namespace, config.destinationName),
+  ]);
+  if (!srcDb.ok)
+    throw ApplicationFailure.nonRetryable(
+      `spec.config.sourceName: ${srcDb.message}`,
+      FailureType.AssetNotReady,
+    );
+  if (!dstDb.ok)
+    throw ApplicationFailure.nonRetryable(
+      `spec.config.destinationName: ${dstDb.message}`,
+      FailureType.AssetNotReady,
+    );
+
+  // Our own stop switch: the run's cancellation, or a fatal error of a session.
+  const stop = new AbortController();
+  const onCancel = () => stop.abort(run.signal.reason);
+  run.signal.addEventListener('abort', onCancel, { once: true });
+  const sessionOpts = {
+    maxInFlight: opts.maxInFlight,
+    signal: stop.signal,
+    attempts: opts.attempts,
+    retryDelayMs: opts.retryDelayMs,
+  };
+
+  const connect = async (side: Side, db: typeof srcDb & { ok: true }): Promise<Endpoint> => {
+    const field = side === 'source' ? 'sourceName' : 'destinationName';
+    try {
+      const client = await connectZooKeeper({
+        servers: db.value.servers,
+        auth: db.value.auth,
+        timeoutMs: opts.connectTimeoutMs,
+      });
+      return { side, field, id: ids[side], session: new ZkSession(client, sessionOpts) };
+    } catch (err) {
+      const text = (err as Error).message;
+      const auth = /auth/i.test(text);
+      throw ApplicationFailure.nonRetryable(
+        auth
+          ? `spec.config.${field}: Database ${ids[side]} refused the digest credentials of Secret ${ids[side]} (user ${db.value.auth.user})`
+          : `spec.config.${field}: Database ${ids[side]} is unreachable: no ZooKeeper session with ${db.value.servers.join(',')} within ${opts.connectTimeoutMs / 1000} s`,
+        auth ? FailureType.DatabaseAuthFailed : FailureType.DatabaseUnreachable,
+      );
+    }
+  };
+
+  const connected = await Promise.allSettled([connect('source', srcDb), connect('destination', dstDb)]);
+  const endpoints = connected.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
+  try {
+    const failedConnect = connected.find((c) => c.status === 'rejected');
+    if (failedConnect) throw failedConnect.reason;
+    const [src, dst] = endpoints;
+    const identities = [
+      'world:anyone',
+      `digest:${digestId(dstDb.value.auth.user, dstDb.value.auth.password)}`,
+    ];
+    return await new TreeCopy({ run, opts, root, exclude, src, dst, identities, stop }).run();
+  } finally {
+    run.signal.removeEventListener('abort', onCancel);
+    for (const e of endpoints) e.session.close();
+  }
+}
+
+/** `/a/b/` → `/a/b`; `/` stays. */
+function normalizeRoot(path: string): string {
+  const trimmed = path.replace(/\/+$/, '');
+  return trimmed === '' ? '/' : trimmed;
+}
+
+/** ZooKeeper's digest id of a user: `user:base64(sha1(user:password))`. */
+export function digestId(user: string, password: string): string {
+  return `${user}:${createHash('sha1').update(`${user}:${password}`).digest('base64')}`;
+}
+
+interface TreeCopyDeps {
+  run: PluginRun<ZookeeperToZookeeperConfig>;
+  opts: CopyOptions;
+  root: string;
+  exclude: RegExp | undefined;
+  src: Endpoint;
+  dst: Endpoint;
+  /** Who the destination session is, for deciding when a restrictive ACL may be set. */
+  identities: string[];
+  stop: AbortController;
+}
+
+/** One copy: its counters, checkpoint and failures. */
+class TreeCopy {
+  private readonly counts: CopyCounts;
+  private readonly completed: CompletedSubtrees;
+  private readonly failures: NodeFailure[] = [];
+  private readonly key: string;
+  private fatal: ApplicationFailure | undefined;
+  private readonly resumedFrom: number;
+
+  constructor(private readonly d: TreeCopyDeps) {
+    const { config } = d.run;
+    this.key = checkpointKey({
+      source: d.src.id,
+      destination: d.dst.id,
+      rootPath: d.root,
+      excludePathRegexp: config.excludePathRegexp,
+      ignoreEphemeral: config.ignoreEphemeral,
+    });
+    const resumed = parseCheckpoint(d.run.checkpoint, this.key);
+    // Failed nodes are not recorded as complete, so they are redone (and counted) afresh.
+    this.counts = resumed ? { ...resumed.counts, failed: 0 } : zeroCounts();
+    this.completed = new CompletedSubtrees(resumed?.completed ?? [], d.opts.checkpointCap);
+    this.resumedFrom = resumed?.completed.length ?? 0;
+  }
+
+  private checkpoint(): CopyCheckpoint {
+    return { v: 1, key: this.key, completed: this.completed.list(), counts: { ...this.counts } };
+  }
+
+  private report(): void {
+    this.d.run.progress({ ...this.counts });
+  }
+
+  async run(): Promise<PluginOutcome> {
+    const { run, opts, root, src, dst } = this.d;
+    if (this.resumedFrom > 0)
+      run.log.info({ subtrees: this.resumedFrom }, 'resuming the copy from the checkpoint');
+    const beat = setInterval(() => run.heartbeat(this.checkpoint()), opts.heartbeatEveryMs);
+    const progress = setInterval(() => this.report(), opts.progressEveryMs);
+    try {
+      await this.checkSource();
+      const destRoot = await this.prepareDestination();
+      await this.copyNode(root, destRoot);
+    } catch (err) {
+      if (run.signal.aborted) {
+        await this.drain();
+        run.heartbeat(this.checkpoint());
+        this.report();
+        throw new CancelledFailure(
+          `cancelled while copying ${root} from Database ${src.id} to ${dst.id}: ${describeCounts(this.counts)}`,
+        );
+      }
+      if (this.fatal) {
+        await this.drain();
+        throw this.fatal;
+      }
+      throw err;
+    } finally {
+      clearInterval(beat);
+      clearInterval(progress);
+    }
+    run.heartbeat(this.checkpoint());
+    this.report();
+    const progressOut = { ...this.counts };
+    if (this.counts.failed > 0) {
+      throw ApplicationFailure.nonRetryable(
+        `${failureSummary(this.counts.failed, this.failures, opts.failuresShown)} (copying ${root} from Database ${src.id} to ${dst.id}: ${describeCounts(this.counts)})`,
+        FailureType.ZnodeCopyFailed,
+        progressOut,
+      );
+    }
+    return {
+      message: `copied ${root} from Database ${src.id} to ${dst.id}: ${describeCounts(this.counts)}`,
+      progress: progressOut,
+    };
+  }
+
+  /** Waits (briefly) for requests in flight to answer before the sessions close. */
+  private async drain(): Promise<void> {
+    const deadline = Date.now() + 2000;
+    while ((this.d.src.session.inFlight > 0 || this.d.dst.session.inFlight > 0) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** The root path must exist on the source and be readable with the Database's credentials. */
+  private async checkSource(): Promise<void> {
+    const { root, src } = this.d;
+    try {
+      await src.session.get(root);
+    } catch (err) {
+      throw this.rootFailure(err, src, 'read');
+    }
+  }
+
+  /**
+   * Whether the root exists on the destination; with createRootPath its missing ancestors are
+   * created (the root itself is created by the copy).
+   */
+  private async prepareDestination(): Promise<DestState> {
+    const { root, dst, run } = this.d;
+    let exists: ZkStat | undefined;
+    try {
+      exists = await dst.session.exists(root);
+    } catch (err) {
+      throw this.rootFailure(err, dst, 'read');
+    }
+    if (exists) return 'present';
+    if (!run.config.createRootPath)
+      throw ApplicationFailure.nonRetryable(
+        `spec.config.rootPath: ${root} does not exist on the destination Database ${dst.id}; create it or set spec.config.createRootPath: true`,
+        FailureType.RootPathNotFound,
+      );
+    for (const path of ancestors(root)) {
+      try {
+        await dst.session.create(path, Buffer.alloc(0));
+        run.log.info({ path }, 'created an ancestor of the root path on the destination');
+      } catch (err) {
+        if (err instanceof ZkError && err.rc === Rc.NODEEXISTS) continue;
+        throw this.rootFailure(err, dst, 'create');
+      }
+    }
+    return 'absent';
+  }
+
+  private rootFailure(err: unknown, end: Endpoint, verb: 'read' | 'create'): unknown {
+    this.d.stop.signal.throwIfAborted();
+    const { root } = this.d;
+    if (!(err instanceof ZkError)) return err;
+    if (err.rc === Rc.NONODE && end.side === 'source')
+      return ApplicationFailure.nonRetryable(
+        `spec.config.rootPath: ${root} does not exist on the source Database ${end.id}`,
+        FailureType.RootPathNotFound,
+      );
+    if (err.rc === Rc.NOAUTH)
+      return ApplicationFailure.nonRetryable(
+        `spec.config.${end.field}: not authorized to ${verb} ${err.path} on Database ${end.id} (NOAUTH): check the user and password in Secret ${end.id}`,
+        FailureType.DatabaseAuthFailed,
+      );
+    return ApplicationFailure.nonRetryable(
+      `spec.config.${end.field}: ${err.op} ${err.path} on Database ${end.id} failed: ${rcName(err.rc)}`,
+      FailureType.DatabaseUnreachable,
+    );
+  }
+
+  /**
+   * Why a request failed, for the node's failure; rethrows when the copy must stop (cancelled,
+   * or the session is gone).
+   */
+  private reason(err: unknown, end: Endpoint, doing: string, bytes?: number): string {
+    if (this.d.stop.signal.aborted) throw this.fatal ?? this.d.stop.signal.reason;
+    if (!(err instanceof ZkError)) throw err;
+    if (FATAL_RCS.has(err.rc)) {
+      this.fatal = ApplicationFailure.nonRetryable(
+        `spec.config.${end.field}: the session with Database ${end.id} ended (${rcName(err.rc)}) after ${describeCounts(this.counts)}`,
+        FailureType.DatabaseUnreachable,
+      );
+      this.d.stop.abort(this.fatal);
+      throw this.fatal;
+    }
+    switch (err.rc) {
+      case Rc.NOAUTH:
+        return `NOAUTH ${doing} on the ${end.side} Database ${end.id}: not authorized with the credentials of Secret ${end.id}`;
+      case Rc.CONNECTIONLOSS:
+        return bytes !== undefined && bytes > 64 * 1024
+          ? `connection lost ${this.d.opts.attempts} times ${doing} ${bytes} bytes: the ${end.side} Database ${end.id} probably refuses a request this big (jute.maxbuffer)`
+          : `connection lost ${doing} on the ${end.side} Database ${end.id}`;
+      default:
+        return `${rcName(err.rc)} ${doing} on the ${end.side} Database ${end.id}`;
+    }
+  }
+
+  private fail(path: string, reason: string): false {
+    this.counts.failed++;
+    if (this.failures.length < this.d.opts.failuresShown) this.failures.push({ path, reason });
+    this.d.run.log.warn({ path, reason }, 'znode not copied');
+    return false;
+  }
+
+  /**
+   * Copies the node at `path` and its subtree. Returns whether the whole subtree is now equal to
+   * the source (then it is recorded as completed).
+   */
+  private async copyNode(path: string, dest: DestState): Promise<boolean> {
+    if (this.completed.has(path)) return true;
+    const { src, dst, exclude, run, opts } = this.d;
+
+    // Source: stat and data, ACL, then children only when there are some.
+    let stat: ZkStat;
+    let data: Buffer;
+    let acl: AclEntry[];
+    let names: string[] = [];
+    try {
+      const [got, gotAcl] = await Promise.all([src.session.get(path), src.session.getAcl(path)]);
+      ({ stat, data } = got);
+      acl = gotAcl.acl;
+      if (stat.numChildren > 0) names = await src.session.children(path);
+    } catch (err) {
+      if (err instanceof ZkError && err.rc === Rc.NONODE && !this.d.stop.signal.aborted) {
+        // Deleted at the source while we walked: the destination follows.
+        return dest === 'absent' ? true : this.deleteSubtree(path);
+      }
+      return this.fail(path, this.reason(err, src, 'reading it'));
+    }
+    this.counts.read++;
+    if (isEphemeral(stat) && run.config.ignoreEphemeral)
+      return dest === 'absent' ? true : this.deleteSubtree(path);
+    const kids = names.filter((n) => !isExcluded(childPath(path, n), exclude));
+
+    // Destination: create it, or compare and write what differs.
+    let state = dest;
+    let destAcl: AclEntry[] = [];
+    let destData: Buffer | undefined;
+    let destStat: ZkStat | undefined;
+    let wrote = false;
+    if (state === 'present') {
+      try {
+        const [got, gotAcl] = await Promise.all([dst.session.get(path), dst.session.getAcl(path)]);
+        ({ stat: destStat, data: destData } = got);
+        destAcl = gotAcl.acl;
+      } catch (err) {
+        if (!(err instanceof ZkError && err.rc === Rc.NONODE))
+          return this.fail(path, this.reason(err, dst, 'reading it'));
+        state = 'absent';
+      }
+    }
+    if (state === 'absent') {
+      const plan = writePlan(path, data.length, opts.maxRequestBytes);
+      if (plan === 'too-big') return this.tooBig(path, data.length);
+      try {
+        await dst.session.create(path, plan === 'create' ? data : Buffer.alloc(0));
+        if (plan === 'create-then-set') await dst.session.set(path, data);
+        wrote = true;
+        this.counts.bytes += data.length;
+      } catch (err) {
+        if (!(err instanceof ZkError && err.rc === Rc.NODEEXISTS))
+          return this.fail(path, this.reason(err, dst, 'creating it', data.length));
+        // Created meanwhile (or by a create whose answer was lost): compare it instead.
+        return this.copyNode(path, 'present');
+      }
+    } else if (!destData!.equals(data)) {
+      if (setRequestBytes(path, data.length) > opts.maxRequestBytes) return this.tooBig(path, data.length);
+      try {
+        await dst.session.set(path, data);
+        wrote = true;
+        this.counts.bytes += data.length;
+      } catch (err) {
+        return this.fail(path, this.reason(err, dst, 'writing its data', data.length));
+      }
+    }
+
+    // Children at the destination: none when we just created it.
+    let destNames: string[] = [];
+    if (state === 'present' && destStat!.numChildren > 0) {
+      try {
+        destNames = await dst.session.children(path);
+      } catch (err) {
+        return this.fail(path, this.reason(err, dst, 'listing its children'));
+      }
+    }
+    const sourceNames = new Set(names);
+    const stale = destNames.filter((n) => !sourceNames.has(n) && !isExcluded(childPath(path, n), exclude));
+    const destHas = new Set(destNames);
+
+    // The ACL: now, unless it would lock us out of the children we still have to write.
+    const aclDiffers = state === 'absent' ? !isOpenAcl(acl) : !aclEqual(acl, destAcl);
+    const childWork = kids.length > 0 || stale.length > 0;
+    const deferAcl =
+      aclDiffers &&
+      childWork &&
+      !grants(acl, this.d.identities, Perm.READ | Perm.CREATE | Perm.DELETE | Perm.WRITE);
+    if (aclDiffers && !deferAcl) {
+      if (!(await this.setAcl(path, acl))) return false;
+      wrote = true;
+    }
+    if (!deferAcl) this.countNode(wrote);
+
+    // Subtree: deletes of what the source no longer has, and the children, all pipelined.
+    const results = await Promise.all([
+      ...stale.map((n) => this.deleteSubtree(childPath(path, n))),
+      ...kids.map((n) => this.copyNode(childPath(path, n), destHas.has(n) ? 'present' : 'absent')),
+    ]);
+    let ok = results.every(Boolean);
+
+    const maxSeq = maxSequence(kids);
+    if (maxSeq !== undefined) ok = (await this.bumpSequence(path, maxSeq)) && ok;
+    if (deferAcl) {
+      if (!(await this.setAcl(path, acl))) return false;
+      this.countNode(true);
+    }
+    if (ok) this.completed.complete(path, names);
+    return ok;
+  }
+
+  private countNode(wrote: boolean): void {
+    if (wrote) this.counts.written++;
+    else this.counts.skipped++;
+  }
+
+  private tooBig(path: string, bytes: number): false {
+    const request = createRequestBytes(path, bytes);
+    return this.fail(
+      path,
+      `${bytes} bytes of data: larger than the destination Database ${this.d.dst.id} accepts (a ${request}-byte write request; its jute.maxbuffer is ${this.d.opts.maxRequestBytes} bytes)`,
+    );
+  }
+
+  private async setAcl(path: string, acl: AclEntry[]): Promise<boolean> {
+    try {
+      await this.d.dst.session.setAcl(path, acl);
+      return true;
+    } catch (err) {
+      return this.fail(path, this.reason(err, this.d.dst, 'setting its ACL'));
+    }
+  }
+
+  /**
+   * Makes the next sequential child of `path` on the destination get a number above `maxSeq`:
+   * creates and deletes throw-away children (pipelined) until the parent's cversion is above it.
+   */
+  private async bumpSequence(path: string, maxSeq: number): Promise<boolean> {
+    const { dst, run, opts } = this.d;
+    const prefix = `zk-copy-bump-${randomBytes(4).toString('hex')}-`;
+    let total = 0;
+    try {
+      for (let round = 0; round < 5; round++) {
+        const stat = await dst.session.exists(path);
+        if (!stat) return this.fail(path, 'deleted on the destination while its sequence counter was set');
+        const needed = bumpsNeeded(stat.cversion, maxSeq);
+        if (needed === 0) {
+          if (total > 0)
+            run.log.info({ path, maxSeq, bumps: total }, 'sequence counter raised on the destination');
+          return true;
+        }
+        const batch = opts.maxInFlight * 8;
+        for (let start = 0; start < needed; start += batch) {
+          const n = Math.min(batch, needed - start);
+          await Promise.all(
+            Array.from({ length: n }, async (_, i) => {
+              const child = childPath(path, `${prefix}${total + start + i}`);
+              await dst.session.create(child, Buffer.alloc(0)).catch((err: unknown) => {
+                if (!(err instanceof ZkError && err.rc === Rc.NODEEXISTS)) throw err;
+              });
+              await dst.session.delete(child);
+            }),
+          );
+        }
+        total += needed;
+      }
+      return this.fail(path, 'its sequence counter did not rise (is another client deleting children?)');
+    } catch (err) {
+      return this.fail(path, this.reason(err, dst, 'raising its sequence counter'));
+    }
+  }
+
+  /**
+   * Deletes `path` and its subtree on the destination, children first; excluded paths inside it
+   * are kept (and so is every ancestor of one, which cannot be deleted while it has children).
+   */
+  private async deleteSubtree(path: string): Promise<boolean> {
+    const { dst, exclude, run } = this.d;
+    try {
+      const stat = await dst.session.exists(path);
+      if (!stat) return true;
+      let kept = false;
+      if (stat.numChildren > 0) {
+        const names = await dst.session.children(path);
+        const inner = names.filter((n) => !isExcluded(childPath(path, n), exclude));
+        kept = inner.length < names.length;
+        const results = await Promise.all(inner.map((n) => this.deleteSubtree(childPath(path, n))));
+        if (!results.every(Boolean)) return false;
+      }
+      if (kept) {
+        run.log.info({ path }, 'kept on the destination: it holds excluded paths');
+        return true;
+      }
+      await dst.session.delete(path);
+      this.counts.deleted++;
+      return true;
+    } catch (err) {
+      if (err instanceof ZkError && err.rc === Rc.NOTEMPTY && !this.d.stop.signal.aborted) {
+        // A child appeared meanwhile: one more pass.
+        await abortableSleep(100, this.d.stop.signal);
+        return this.deleteSubtree(path);
+      }
+      return this.fail(path, this.reason(err, dst, 'deleting it'));
+    }
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * One ZooKeeper session of the copy: every request goes through a small semaphore (a bounded
+ * number in flight, so requests are pipelined without flooding the server), is retried on a
+ * connection loss, and fails with a {@link ZkError} carrying ZooKeeper's return code.
+ */
+import { zkConstants, type ZkClient } from '../../clients/zookeeper.js';
+import type { AclEntry } from './logic.js';
+
+/** ZooKeeper return codes the copy tells apart. */
+export const Rc = {
+  OK: 0,
+  CONNECTIONLOSS: zkConstants.ZCONNECTIONLOSS ?? -4,
+  OPERATIONTIMEOUT: zkConstants.ZOPERATIONTIMEOUT ?? -7,
+  NONODE: zkConstants.ZNONODE ?? -101,
+  NOAUTH: zkConstants.ZNOAUTH ?? -102,
+  NODEEXISTS: zkConstants.ZNODEEXISTS ?? -110,
+  NOTEMPTY: zkConstants.ZNOTEMPTY ?? -111,
+  SESSIONEXPIRED: zkConstants.ZSESSIONEXPIRED ?? -112,
+  INVALIDACL: zkConstants.ZINVALIDACL ?? -114,
+  AUTHFAILED: zkConstants.ZAUTHFAILED ?? -115,
+  CLOSING: zkConstants.ZCLOSING ?? -116,
+} as const;
+
+const RC_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(zkConstants)
+    .filter(([k, v]) => /^Z[A-Z]+$/.test(k) && typeof v === 'number' && v !== 0)
+    .map(([k, v]) => [v, k.slice(1)]),
+);
+
+/** The name of a return code, e.g. `NOAUTH`. */
+export function rcName(rc: number): string {
+  return RC_NAMES[rc] ?? `rc ${rc}`;
+}
+
+/** A request ZooKeeper answered with a non-zero return code. */
+export class ZkError extends Error {
+  constructor(
+    readonly rc: number,
+    readonly op: string,
+    readonly path: string,
+  ) {
+    super(`${op} ${path}: ${rcName(rc)}`);
+    this.name = 'ZkError';
+  }
+}
+
+/** The fields of a znode's stat the copy uses. */
+export interface ZkStat {
+  version: number;
+  cversion: number;
+  aversion: number;
+  numChildren: number;
+  dataLength: number;
+  /** A session id as a decimal string; `'0'` for a persistent node. */
+  ephemeralOwner: string;
+}
+
+/** Whether `stat` is an ephemeral node's. */
+export const isEphemeral = (stat: ZkStat): boolean => String(stat.ephemeralOwner) !== '0';
+
+/** A counting semaphore whose waiters are released first come, first served. */
+export class Semaphore {
+  private free: number;
+  private readonly waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+
+  constructor(readonly size: number) {
+    this.free = size;
+  }
+
+  /** Requests in flight. */
+  get inFlight(): number {
+    return this.size - this.free;
+  }
+
+  /** Waits for a slot; rejects with the signal's reason when it aborts first. */
+  async acquire(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject,
+      };
+      const onAbort = () => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Frees a slot, handing it to the first waiter. */
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next.resolve();
+    else this.free++;
+  }
+}
+
+/** Options of {@link ZkSession}. */
+export interface ZkSessionOptions {
+  /** Requests in flight at most. */
+  maxInFlight: number;
+  /** Stops issuing requests (waiting ones reject with its reason). */
+  signal: AbortSignal;
+  /** Attempts of a request that loses its connection (default 3). */
+  attempts?: number;
+  /** Pause before retrying after a connection loss (default 1000 ms). */
+  retryDelayMs?: number;
+}
+
+type Callback = (rc: number, error: unknown, ...result: unknown[]) => void;
+type Native = Record<string, (...args: unknown[]) => unknown>;
+
+/** A ZooKeeper session with a bounded number of requests in flight. */
+export class ZkSession {
+  private readonly sem: Semaphore;
+  private readonly native: Native;
+
+  constructor(
+    readonly client: ZkClient,
+    private readonly opts: ZkSessionOptions,
+  ) {
+    this.sem = new Semaphore(opts.maxInFlight);
+    this.native = client as unknown as Native;
+  }
+
+  /** Requests in flight now. */
+  get inFlight(): number {
+    return this.sem.inFlight;
+  }
+
+  /** Issues `method` (a callback `a_*` method) once; resolves with the callback's results. */
+  private once(method: string, op: string, path: string, args: unknown[]): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      const cb: Callback = (rc, _error, ...result) =>
+        rc === 0 ? resolve(result) : reject(new ZkError(rc, op, path));
+      const res = this.native[method].call(this.client, ...args, cb);
+      if (typeof res === 'number' && res < 0) reject(new ZkError(res, op, path));
+    });
+  }
+
+  /**
+   * One request through the semaphore, retried when the connection is lost (the client
+   * reconnects the same session; every request of the copy is safe to repeat).
+   */
+  private async call(method: string, op: string, path: string, args: unknown[]): Promise<unknown[]> {
+    const attempts = this.opts.attempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      await this.sem.acquire(this.opts.signal);
+      try {
+        return await this.once(method, op, path, args);
+      } catch (err) {
+        const rc = err instanceof ZkError ? err.rc : undefined;
+        const transient = rc === Rc.CONNECTIONLOSS || rc === Rc.OPERATIONTIMEOUT;
+        if (!transient || attempt >= attempts) throw err;
+      } finally {
+        this.sem.release();
+      }
+      await abortableSleep(this.opts.retryDelayMs ?? 1000, this.opts.signal);
+    }
+  }
+
+  /** Stat and data (a Buffer, empty for no data). */
+  async get(path: string): Promise<{ stat: ZkStat; data: Buffer }> {
+    const [stat, data] = await this.call('a_get', 'get', path, [path, false]);
+    return { stat: stat as ZkStat, data: toBuffer(data) };
+  }
+
+  /** The ACL and stat. */
+  async getAcl(path: string): Promise<{ acl: AclEntry[]; stat: ZkStat }> {
+    const [acl, stat] = await this.call('a_get_acl', 'get_acl', path, [path]);
+    const entries = ((acl as AclEntry[] | undefined) ?? []).map((e) => ({
+      perms: e.perms,
+      scheme: e.scheme,
+      auth: e.auth,
+    }));
+    return { acl: entries, stat: stat as ZkStat };
+  }
+
+  /** The names of the children. */
+  async children(path: string): Promise<string[]> {
+    const [children] = await this.call('a_get_children', 'get_children', path, [path, false]);
+    return (children as string[] | undefined) ?? [];
+  }
+
+  /** The stat, or undefined when the node does not exist. */
+  async exists(path: string): Promise<ZkStat | undefined> {
+    try {
+      const [stat] = await this.call('a_exists', 'exists', path, [path, false]);
+      return stat as ZkStat;
+    } catch (err) {
+      if (err instanceof ZkError && err.rc === Rc.NONODE) return undefined;
+      throw err;
+    }
+  }
+
+  /** Creates a node (with the open ACL: the native create always sends it). */
+  async create(path: string, data: Buffer, flags = zkConstants.ZOO_PERSISTENT): Promise<string> {
+    const [created] = await this.call('a_create', 'create', path, [path, data, flags]);
+    return created as string;
+  }
+
+  /** Sets the data, whatever the version. */
+  async set(path: string, data: Buffer): Promise<void> {
+    await this.call('a_set', 'set', path, [path, data, -1]);
+  }
+
+  /** Sets the ACL, whatever the version (the native set_acl reads `perm`, not `perms`). */
+  async setAcl(path: string, acl: readonly AclEntry[]): Promise<void> {
+    const native = acl.map((e) => ({ perm: e.perms, scheme: e.scheme, auth: e.auth }));
+    await this.call('a_set_acl', 'set_acl', path, [path, -1, native]);
+  }
+
+  /** Deletes a node, whatever the version; a node already gone is fine. */
+  async delete(path: string): Promise<void> {
+    try {
+      await this.call('a_delete_', 'delete', path, [path, -1]);
+    } catch (err) {
+      if (err instanceof ZkError && err.rc === Rc.NONODE) return;
+      throw err;
+    }
+  }
+
+  /** Closes the session. */
+  close(): void {
+    try {
+      this.client.close();
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+function toBuffer(data: unknown): Buffer {
+  if (data === undefined || data === null) return Buffer.alloc(0);
+  if (Buffer.isBuffer(data)) return data;
+  return Buffer.from(data as string);
+}
+
+/** Sleeps `ms`, or rejects at once with the signal's reason. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
