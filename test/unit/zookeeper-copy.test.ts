@@ -2,7 +2,6 @@
 import {
   aclEqual,
   ancestors,
-  bumpsNeeded,
   checkpointKey,
   childPath,
   CompletedSubtrees,
@@ -17,6 +16,7 @@ import {
   parseCheckpoint,
   Perm,
   sequenceNumber,
+  throwAwayNeeded,
   setRequestBytes,
   writePlan,
   zeroCounts,
@@ -77,13 +77,12 @@ describe('sequence numbers', () => {
   });
 
   it.each([
-    [13, 12, 0], // next child gets 13 > 12
-    [12, 12, 1], // one create + delete: cversion 14
-    [0, 9, 5], // 0 → 10
-    [0, 10, 6], // 0 → 12
-  ])('bumpsNeeded(cversion %i, maxSeq %i) = %i', (cversion, maxSeq, n) => {
-    expect(bumpsNeeded(cversion, maxSeq)).toBe(n);
-    expect(cversion + 2 * n).toBeGreaterThan(maxSeq);
+    [13, 12, 0], // the next one gets 13 > 12
+    [12, 12, 1],
+    [0, 9, 10],
+  ])('throwAwayNeeded(next %i, maxSeq %i) = %i', (next, maxSeq, n) => {
+    expect(throwAwayNeeded(next, maxSeq)).toBe(n);
+    expect(next + n).toBeGreaterThan(maxSeq);
   });
 });
 
@@ -204,6 +203,21 @@ describe('Semaphore', () => {
     sem.release();
     await fourth;
     expect(order).toEqual([3, 4]);
+  });
+
+  it('a waiter for every slot runs alone, and later waiters queue behind it', async () => {
+    const sem = new Semaphore(3);
+    await sem.acquire();
+    const order: string[] = [];
+    const alone = sem.acquire(undefined, 3).then(() => order.push('alone'));
+    const after = sem.acquire().then(() => order.push('after'));
+    expect(order).toEqual([]);
+    sem.release();
+    await alone;
+    expect(sem.inFlight).toBe(3);
+    sem.release(3);
+    await after;
+    expect(order).toEqual(['alone', 'after']);
   });
 
   it('rejects a waiter when the signal aborts', async () => {

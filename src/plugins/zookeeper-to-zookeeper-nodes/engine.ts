@@ -6,15 +6,15 @@
  * attempt resumes. See docs/zookeeper.md.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../../api/errors.js';
-import { connectZooKeeper } from '../../clients/zookeeper.js';
+import { connectZooKeeper, zkConstants } from '../../clients/zookeeper.js';
 import type { PluginOutcome, PluginRun } from '../types.js';
 import type { ZookeeperToZookeeperConfig } from './index.js';
 import {
   aclEqual,
   ancestors,
-  bumpsNeeded,
   checkpointKey,
   childPath,
   CompletedSubtrees,
@@ -28,6 +28,8 @@ import {
   maxSequence,
   parseCheckpoint,
   Perm,
+  sequenceNumber,
+  throwAwayNeeded,
   setRequestBytes,
   writePlan,
   zeroCounts,
@@ -37,7 +39,16 @@ import {
   type CopyCounts,
   type NodeFailure,
 } from './logic.js';
-import { abortableSleep, isEphemeral, Rc, rcName, ZkError, ZkSession, type ZkStat } from './session.js';
+import {
+  abortableSleep,
+  isEphemeral,
+  LARGE_REQUEST_BYTES,
+  Rc,
+  rcName,
+  ZkError,
+  ZkSession,
+  type ZkStat,
+} from './session.js';
 
 /** Tunables of the copy, set in code (tests and the benchmark change them). */
 export interface CopyOptions {
@@ -56,11 +67,16 @@ export interface CopyOptions {
   maxRequestBytes: number;
   /** Completed subtrees kept in the checkpoint at most. */
   checkpointCap: number;
-  /** Attempts of a request whose connection is lost, and the pause between them. */
+  /** Attempts of a request whose connection is lost, and the pause once the session is back. */
   attempts: number;
   retryDelayMs: number;
   /** Failures named in the final message. */
   failuresShown: number;
+  /**
+   * Throw-away children a sequence counter may need at most; above this the names are taken
+   * for something else (e.g. a timestamp) and the counter is left alone, with a warning.
+   */
+  maxSequenceBump: number;
 }
 
 /** The defaults of {@link CopyOptions}. */
@@ -72,9 +88,13 @@ export const COPY_DEFAULTS: CopyOptions = {
   maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
   checkpointCap: 1000,
   attempts: 3,
-  retryDelayMs: 1000,
+  retryDelayMs: 100,
   failuresShown: 5,
+  maxSequenceBump: 1_000_000,
 };
+
+/** Names of the throw-away children that raise a sequence counter. */
+export const BUMP_PREFIX = 'zk-copy-seq-bump-';
 
 /** Return codes after which the session is unusable: the copy stops. */
 const FATAL_RCS = new Set<number>([Rc.SESSIONEXPIRED, Rc.AUTHFAILED, Rc.CLOSING]);
@@ -138,6 +158,7 @@ export async function copyZooKeeperTree(
 
   // Our own stop switch: the run's cancellation, or a fatal error of a session.
   const stop = new AbortController();
+  setMaxListeners(0, stop.signal); // every waiting request listens to it
   const onCancel = () => stop.abort(run.signal.reason);
   run.signal.addEventListener('abort', onCancel, { once: true });
   const sessionOpts = {
@@ -162,7 +183,7 @@ export async function copyZooKeeperTree(
       throw ApplicationFailure.nonRetryable(
         auth
           ? `spec.config.${field}: Database ${ids[side]} refused the digest credentials of Secret ${ids[side]} (user ${db.value.auth.user})`
-          : `spec.config.${field}: Database ${ids[side]} is unreachable: no ZooKeeper session with ${db.value.servers.join(',')} within ${opts.connectTimeoutMs / 1000} s`,
+          : `spec.config.${field}: Database ${ids[side]} is unreachable within ${opts.connectTimeoutMs / 1000} s: ${text}`,
         auth ? FailureType.DatabaseAuthFailed : FailureType.DatabaseUnreachable,
       );
     }
@@ -371,7 +392,7 @@ class TreeCopy {
       case Rc.NOAUTH:
         return `NOAUTH ${doing} on the ${end.side} Database ${end.id}: not authorized with the credentials of Secret ${end.id}`;
       case Rc.CONNECTIONLOSS:
-        return bytes !== undefined && bytes > 64 * 1024
+        return bytes !== undefined && bytes >= LARGE_REQUEST_BYTES
           ? `connection lost ${this.d.opts.attempts} times ${doing} ${bytes} bytes: the ${end.side} Database ${end.id} probably refuses a request this big (jute.maxbuffer)`
           : `connection lost ${doing} on the ${end.side} Database ${end.id}`;
       default:
@@ -398,12 +419,16 @@ class TreeCopy {
     let stat: ZkStat;
     let data: Buffer;
     let acl: AclEntry[];
-    let names: string[] = [];
+    let names: string[];
     try {
-      const [got, gotAcl] = await Promise.all([src.session.get(path), src.session.getAcl(path)]);
-      ({ stat, data } = got);
+      // get_acl only after a successful get: see ZkSession.getAcl.
+      ({ stat, data } = await src.session.get(path));
+      const [gotAcl, gotNames] = await Promise.all([
+        src.session.getAcl(path),
+        stat.numChildren > 0 ? src.session.children(path) : [],
+      ]);
       acl = gotAcl.acl;
-      if (stat.numChildren > 0) names = await src.session.children(path);
+      names = gotNames;
     } catch (err) {
       if (err instanceof ZkError && err.rc === Rc.NONODE && !this.d.stop.signal.aborted) {
         // Deleted at the source while we walked: the destination follows.
@@ -424,9 +449,8 @@ class TreeCopy {
     let wrote = false;
     if (state === 'present') {
       try {
-        const [got, gotAcl] = await Promise.all([dst.session.get(path), dst.session.getAcl(path)]);
-        ({ stat: destStat, data: destData } = got);
-        destAcl = gotAcl.acl;
+        ({ stat: destStat, data: destData } = await dst.session.get(path));
+        destAcl = (await dst.session.getAcl(path)).acl;
       } catch (err) {
         if (!(err instanceof ZkError && err.rc === Rc.NONODE))
           return this.fail(path, this.reason(err, dst, 'reading it'));
@@ -492,7 +516,10 @@ class TreeCopy {
     let ok = results.every(Boolean);
 
     const maxSeq = maxSequence(kids);
-    if (maxSeq !== undefined) ok = (await this.bumpSequence(path, maxSeq)) && ok;
+    if (maxSeq !== undefined) {
+      const createdSeq = kids.some((n) => !destHas.has(n) && sequenceNumber(n) !== undefined);
+      ok = (await this.bumpSequence(path, maxSeq, createdSeq)) && ok;
+    }
     if (deferAcl) {
       if (!(await this.setAcl(path, acl))) return false;
       this.countNode(true);
@@ -524,39 +551,57 @@ class TreeCopy {
   }
 
   /**
-   * Makes the next sequential child of `path` on the destination get a number above `maxSeq`:
-   * creates and deletes throw-away children (pipelined) until the parent's cversion is above it.
+   * Makes the next sequential child of `path` on the destination get a number above `maxSeq`.
+   * ZooKeeper numbers a sequential child from the parent's child counter (which also counts the
+   * copy's own creates, and which the stat's cversion only bounds from above), so the counter is
+   * probed: a throw-away sequential child shows the number the next one gets. While it is not
+   * above `maxSeq`, throw-away children are created and deleted (pipelined) to raise it. The
+   * probe is skipped when nothing can have lowered the counter below the copied children: no
+   * sequential child was created by this attempt, the attempt is not a resumed one, and the
+   * cversion is above `maxSeq`.
    */
-  private async bumpSequence(path: string, maxSeq: number): Promise<boolean> {
+  private async bumpSequence(path: string, maxSeq: number, created: boolean): Promise<boolean> {
     const { dst, run, opts } = this.d;
-    const prefix = `zk-copy-bump-${randomBytes(4).toString('hex')}-`;
-    let total = 0;
+    const prefix = `${BUMP_PREFIX}${randomBytes(4).toString('hex')}-`;
+    const throwAway = async (): Promise<number> => {
+      const made = await dst.session.create(
+        childPath(path, prefix),
+        Buffer.alloc(0),
+        zkConstants.ZOO_SEQUENCE,
+      );
+      await dst.session.delete(made);
+      return sequenceNumber(made.slice(made.lastIndexOf('/') + 1)) ?? 0;
+    };
     try {
-      for (let round = 0; round < 5; round++) {
-        const stat = await dst.session.exists(path);
-        if (!stat) return this.fail(path, 'deleted on the destination while its sequence counter was set');
-        const needed = bumpsNeeded(stat.cversion, maxSeq);
-        if (needed === 0) {
-          if (total > 0)
-            run.log.info({ path, maxSeq, bumps: total }, 'sequence counter raised on the destination');
-          return true;
-        }
+      const stat = await dst.session.exists(path);
+      if (!stat) return this.fail(path, 'deleted on the destination while its sequence counter was set');
+      if (!created && this.resumedFrom === 0 && stat.cversion > maxSeq) return true;
+      let next = (await throwAway()) + 1;
+      let total = 1;
+      if (throwAwayNeeded(next, maxSeq) > opts.maxSequenceBump) {
+        run.log.warn(
+          { path, maxSeq, next },
+          'sequence counter not raised: too many throw-away children needed (are these names really sequential?)',
+        );
+        return true;
+      }
+      for (let round = 0; next <= maxSeq && round < 5; round++) {
+        // Each throw-away create raises the counter by one (at least): raise it past maxSeq.
+        const needed = throwAwayNeeded(next, maxSeq);
         const batch = opts.maxInFlight * 8;
         for (let start = 0; start < needed; start += batch) {
-          const n = Math.min(batch, needed - start);
-          await Promise.all(
-            Array.from({ length: n }, async (_, i) => {
-              const child = childPath(path, `${prefix}${total + start + i}`);
-              await dst.session.create(child, Buffer.alloc(0)).catch((err: unknown) => {
-                if (!(err instanceof ZkError && err.rc === Rc.NODEEXISTS)) throw err;
-              });
-              await dst.session.delete(child);
-            }),
+          const numbers = await Promise.all(
+            Array.from({ length: Math.min(batch, needed - start) }, () => throwAway()),
           );
+          next = Math.max(next, ...numbers.map((n) => n + 1));
         }
         total += needed;
       }
-      return this.fail(path, 'its sequence counter did not rise (is another client deleting children?)');
+      if (next <= maxSeq)
+        return this.fail(path, 'its sequence counter did not rise (is another client deleting children?)');
+      if (total > 1)
+        run.log.info({ path, maxSeq, throwAway: total }, 'sequence counter raised on the destination');
+      return true;
     } catch (err) {
       return this.fail(path, this.reason(err, dst, 'raising its sequence counter'));
     }
@@ -585,6 +630,7 @@ class TreeCopy {
       }
       await dst.session.delete(path);
       this.counts.deleted++;
+      run.log.debug({ path }, 'deleted on the destination: the source no longer has it');
       return true;
     } catch (err) {
       if (err instanceof ZkError && err.rc === Rc.NOTEMPTY && !this.d.stop.signal.aborted) {

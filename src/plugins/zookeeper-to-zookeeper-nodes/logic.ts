@@ -67,12 +67,12 @@ export function maxSequence(names: Iterable<string>): number | undefined {
 }
 
 /**
- * How many throw-away children must be created and deleted under a parent whose cversion is
- * `cversion` so that the next sequential child gets a number above `maxSeq`. Each create and each
- * delete of a child adds one to cversion, and the next sequential child is numbered cversion.
+ * How many throw-away sequential children must still be created under a parent whose next
+ * sequential child would get number `next`, so that a client's next one gets a number above
+ * `maxSeq`: each create raises the parent's counter by one.
  */
-export function bumpsNeeded(cversion: number, maxSeq: number): number {
-  return cversion > maxSeq ? 0 : Math.ceil((maxSeq + 1 - cversion) / 2);
+export function throwAwayNeeded(next: number, maxSeq: number): number {
+  return Math.max(0, maxSeq + 1 - next);
 }
 
 const aclKey = (e: AclEntry) => `${e.scheme}\u0000${e.auth}\u0000${e.perms}`;

@@ -6,6 +6,11 @@
 import { zkConstants, type ZkClient } from '../../clients/zookeeper.js';
 import type { AclEntry } from './logic.js';
 
+const CONNECTED = zkConstants.ZOO_CONNECTED_STATE ?? 3;
+
+/** Writes from this size on are retried alone after a connection loss. */
+export const LARGE_REQUEST_BYTES = 64 * 1024;
+
 /** ZooKeeper return codes the copy tells apart. */
 export const Rc = {
   OK: 0,
@@ -58,38 +63,43 @@ export interface ZkStat {
 /** Whether `stat` is an ephemeral node's. */
 export const isEphemeral = (stat: ZkStat): boolean => String(stat.ephemeralOwner) !== '0';
 
-/** A counting semaphore whose waiters are released first come, first served. */
+/**
+ * A counting semaphore whose waiters are served first come, first served; a waiter may take
+ * several slots (all of them: it runs alone).
+ */
 export class Semaphore {
   private free: number;
-  private readonly waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private readonly waiters: { n: number; resolve: () => void }[] = [];
 
   constructor(readonly size: number) {
     this.free = size;
   }
 
-  /** Requests in flight. */
+  /** Slots taken. */
   get inFlight(): number {
     return this.size - this.free;
   }
 
-  /** Waits for a slot; rejects with the signal's reason when it aborts first. */
-  async acquire(signal?: AbortSignal): Promise<void> {
+  /** Waits for `n` slots (default 1); rejects with the signal's reason when it aborts first. */
+  async acquire(signal?: AbortSignal, n = 1): Promise<void> {
     signal?.throwIfAborted();
-    if (this.free > 0) {
-      this.free--;
+    const want = Math.min(n, this.size);
+    if (this.waiters.length === 0 && this.free >= want) {
+      this.free -= want;
       return;
     }
     await new Promise<void>((resolve, reject) => {
       const waiter = {
+        n: want,
         resolve: () => {
           signal?.removeEventListener('abort', onAbort);
           resolve();
         },
-        reject,
       };
       const onAbort = () => {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
+        this.wake();
         reject(signal!.reason);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -97,11 +107,18 @@ export class Semaphore {
     });
   }
 
-  /** Frees a slot, handing it to the first waiter. */
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next.resolve();
-    else this.free++;
+  /** Frees `n` slots (default 1), handing them to the waiters at the head of the queue. */
+  release(n = 1): void {
+    this.free += Math.min(n, this.size);
+    this.wake();
+  }
+
+  private wake(): void {
+    while (this.waiters.length > 0 && this.free >= this.waiters[0].n) {
+      const next = this.waiters.shift()!;
+      this.free -= next.n;
+      next.resolve();
+    }
   }
 }
 
@@ -113,7 +130,7 @@ export interface ZkSessionOptions {
   signal: AbortSignal;
   /** Attempts of a request that loses its connection (default 3). */
   attempts?: number;
-  /** Pause before retrying after a connection loss (default 1000 ms). */
+  /** Pause before retrying once the session is back after a connection loss (default 100 ms). */
   retryDelayMs?: number;
 }
 
@@ -152,10 +169,20 @@ export class ZkSession {
    * One request through the semaphore, retried when the connection is lost (the client
    * reconnects the same session; every request of the copy is safe to repeat).
    */
-  private async call(method: string, op: string, path: string, args: unknown[]): Promise<unknown[]> {
+  private async call(
+    method: string,
+    op: string,
+    path: string,
+    args: unknown[],
+    bytes = 0,
+  ): Promise<unknown[]> {
     const attempts = this.opts.attempts ?? 3;
     for (let attempt = 1; ; attempt++) {
-      await this.sem.acquire(this.opts.signal);
+      // A big write that lost the connection may be what the server refused (it drops the
+      // connection of a request above jute.maxbuffer): its retry runs alone, so that it cannot
+      // take the other requests in flight down with it again.
+      const slots = attempt > 1 && bytes >= LARGE_REQUEST_BYTES ? this.sem.size : 1;
+      await this.sem.acquire(this.opts.signal, slots);
       try {
         return await this.once(method, op, path, args);
       } catch (err) {
@@ -163,10 +190,21 @@ export class ZkSession {
         const transient = rc === Rc.CONNECTIONLOSS || rc === Rc.OPERATIONTIMEOUT;
         if (!transient || attempt >= attempts) throw err;
       } finally {
-        this.sem.release();
+        this.sem.release(slots);
       }
-      await abortableSleep(this.opts.retryDelayMs ?? 1000, this.opts.signal);
+      await this.reconnected();
     }
+  }
+
+  /**
+   * Waits until the client has its session back (it reconnects by itself after a connection
+   * loss), at most the session timeout; then a little more, so a retry does not race it.
+   */
+  private async reconnected(): Promise<void> {
+    const deadline = Date.now() + Math.max(this.client.timeout || 0, 10_000);
+    while (this.client.state !== CONNECTED && Date.now() < deadline)
+      await abortableSleep(50, this.opts.signal);
+    await abortableSleep(this.opts.retryDelayMs ?? 100, this.opts.signal);
   }
 
   /** Stat and data (a Buffer, empty for no data). */
@@ -175,7 +213,11 @@ export class ZkSession {
     return { stat: stat as ZkStat, data: toBuffer(data) };
   }
 
-  /** The ACL and stat. */
+  /**
+   * The ACL and stat. Hazard of the `zookeeper` 7.3.0 addon: when get_acl fails (any error:
+   * NONODE, NOAUTH, connection loss) its completion frees a NULL ACL vector and the process
+   * crashes. Call it only right after a successful get of the same node on this session.
+   */
   async getAcl(path: string): Promise<{ acl: AclEntry[]; stat: ZkStat }> {
     const [acl, stat] = await this.call('a_get_acl', 'get_acl', path, [path]);
     const entries = ((acl as AclEntry[] | undefined) ?? []).map((e) => ({
@@ -205,13 +247,13 @@ export class ZkSession {
 
   /** Creates a node (with the open ACL: the native create always sends it). */
   async create(path: string, data: Buffer, flags = zkConstants.ZOO_PERSISTENT): Promise<string> {
-    const [created] = await this.call('a_create', 'create', path, [path, data, flags]);
+    const [created] = await this.call('a_create', 'create', path, [path, data, flags], data.length);
     return created as string;
   }
 
   /** Sets the data, whatever the version. */
   async set(path: string, data: Buffer): Promise<void> {
-    await this.call('a_set', 'set', path, [path, data, -1]);
+    await this.call('a_set', 'set', path, [path, data, -1], data.length);
   }
 
   /** Sets the ACL, whatever the version (the native set_acl reads `perm`, not `perms`). */
