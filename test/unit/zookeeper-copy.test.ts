@@ -209,7 +209,7 @@ describe('Semaphore', () => {
     const sem = new Semaphore(3);
     await sem.acquire();
     const order: string[] = [];
-    const alone = sem.acquire(undefined, 3).then(() => order.push('alone'));
+    const alone = sem.acquire(3).then(() => order.push('alone'));
     const after = sem.acquire().then(() => order.push('after'));
     expect(order).toEqual([]);
     sem.release();
@@ -220,13 +220,14 @@ describe('Semaphore', () => {
     expect(order).toEqual(['alone', 'after']);
   });
 
-  it('rejects a waiter when the signal aborts', async () => {
-    const sem = new Semaphore(1);
-    await sem.acquire();
+  it('rejects the waiters when the signal aborts', async () => {
     const ctl = new AbortController();
-    const waiting = sem.acquire(ctl.signal);
+    const sem = new Semaphore(1, ctl.signal);
+    await sem.acquire();
+    const waiting = sem.acquire();
     ctl.abort(new Error('stop'));
     await expect(waiting).rejects.toThrow('stop');
+    await expect(sem.acquire()).rejects.toThrow('stop');
     sem.release();
     expect(sem.inFlight).toBe(0);
   });

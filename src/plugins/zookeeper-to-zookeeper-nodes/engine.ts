@@ -206,6 +206,34 @@ export async function copyZooKeeperTree(
   }
 }
 
+/** What is read of one node. */
+interface NodeRead {
+  stat: ZkStat;
+  data: Buffer;
+  acl: AclEntry[];
+  names: string[];
+}
+
+/**
+ * Reads a node: stat and data, then its ACL and (when it has some) its children's names.
+ * Resolves undefined when it does not exist; throws a ZkError on anything else.
+ */
+async function readNode(session: ZkSession, path: string): Promise<NodeRead | undefined> {
+  let got: { stat: ZkStat; data: Buffer };
+  try {
+    got = await session.get(path);
+  } catch (err) {
+    if (err instanceof ZkError && err.rc === Rc.NONODE) return undefined;
+    throw err;
+  }
+  // get_acl only after a successful get: see ZkSession.getAcl.
+  const [{ acl }, names] = await Promise.all([
+    session.getAcl(path),
+    got.stat.numChildren > 0 ? session.children(path) : [],
+  ]);
+  return { ...got, acl, names };
+}
+
 /** `/a/b/` → `/a/b`; `/` stays. */
 function normalizeRoot(path: string): string {
   const trimmed = path.replace(/\/+$/, '');
@@ -415,49 +443,40 @@ class TreeCopy {
     if (this.completed.has(path)) return true;
     const { src, dst, exclude, run, opts } = this.d;
 
-    // Source: stat and data, ACL, then children only when there are some.
-    let stat: ZkStat;
-    let data: Buffer;
-    let acl: AclEntry[];
-    let names: string[];
+    // Both sides are read at once: per side the stat and data, then the ACL (see
+    // ZkSession.getAcl) and the children, the latter only when there are some.
+    const destRead: Promise<NodeRead | undefined> =
+      dest === 'present' ? readNode(dst.session, path) : Promise.resolve(undefined);
+    destRead.catch(() => undefined); // awaited below, or dropped when the source fails
+    let source: NodeRead | undefined;
     try {
-      // get_acl only after a successful get: see ZkSession.getAcl.
-      ({ stat, data } = await src.session.get(path));
-      const [gotAcl, gotNames] = await Promise.all([
-        src.session.getAcl(path),
-        stat.numChildren > 0 ? src.session.children(path) : [],
-      ]);
-      acl = gotAcl.acl;
-      names = gotNames;
+      source = await readNode(src.session, path);
+      if (!source) throw new ZkError(Rc.NONODE, 'get', path);
     } catch (err) {
+      await destRead.catch(() => undefined);
       if (err instanceof ZkError && err.rc === Rc.NONODE && !this.d.stop.signal.aborted) {
         // Deleted at the source while we walked: the destination follows.
         return dest === 'absent' ? true : this.deleteSubtree(path);
       }
       return this.fail(path, this.reason(err, src, 'reading it'));
     }
+    const { stat, data, acl, names } = source;
     this.counts.read++;
-    if (isEphemeral(stat) && run.config.ignoreEphemeral)
+    if (isEphemeral(stat) && run.config.ignoreEphemeral) {
+      await destRead.catch(() => undefined);
       return dest === 'absent' ? true : this.deleteSubtree(path);
+    }
     const kids = names.filter((n) => !isExcluded(childPath(path, n), exclude));
 
     // Destination: create it, or compare and write what differs.
-    let state = dest;
-    let destAcl: AclEntry[] = [];
-    let destData: Buffer | undefined;
-    let destStat: ZkStat | undefined;
-    let wrote = false;
-    if (state === 'present') {
-      try {
-        ({ stat: destStat, data: destData } = await dst.session.get(path));
-        destAcl = (await dst.session.getAcl(path)).acl;
-      } catch (err) {
-        if (!(err instanceof ZkError && err.rc === Rc.NONODE))
-          return this.fail(path, this.reason(err, dst, 'reading it'));
-        state = 'absent';
-      }
+    let target: NodeRead | undefined;
+    try {
+      target = await destRead;
+    } catch (err) {
+      return this.fail(path, this.reason(err, dst, 'reading it'));
     }
-    if (state === 'absent') {
+    let wrote = false;
+    if (!target) {
       const plan = writePlan(path, data.length, opts.maxRequestBytes);
       if (plan === 'too-big') return this.tooBig(path, data.length);
       try {
@@ -469,9 +488,10 @@ class TreeCopy {
         if (!(err instanceof ZkError && err.rc === Rc.NODEEXISTS))
           return this.fail(path, this.reason(err, dst, 'creating it', data.length));
         // Created meanwhile (or by a create whose answer was lost): compare it instead.
+        this.counts.read--;
         return this.copyNode(path, 'present');
       }
-    } else if (!destData!.equals(data)) {
+    } else if (!target.data.equals(data)) {
       if (setRequestBytes(path, data.length) > opts.maxRequestBytes) return this.tooBig(path, data.length);
       try {
         await dst.session.set(path, data);
@@ -483,20 +503,13 @@ class TreeCopy {
     }
 
     // Children at the destination: none when we just created it.
-    let destNames: string[] = [];
-    if (state === 'present' && destStat!.numChildren > 0) {
-      try {
-        destNames = await dst.session.children(path);
-      } catch (err) {
-        return this.fail(path, this.reason(err, dst, 'listing its children'));
-      }
-    }
+    const destNames = target?.names ?? [];
     const sourceNames = new Set(names);
     const stale = destNames.filter((n) => !sourceNames.has(n) && !isExcluded(childPath(path, n), exclude));
     const destHas = new Set(destNames);
 
     // The ACL: now, unless it would lock us out of the children we still have to write.
-    const aclDiffers = state === 'absent' ? !isOpenAcl(acl) : !aclEqual(acl, destAcl);
+    const aclDiffers = target ? !aclEqual(acl, target.acl) : !isOpenAcl(acl);
     const childWork = kids.length > 0 || stale.length > 0;
     const deferAcl =
       aclDiffers &&

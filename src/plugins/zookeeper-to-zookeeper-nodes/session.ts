@@ -65,14 +65,26 @@ export const isEphemeral = (stat: ZkStat): boolean => String(stat.ephemeralOwner
 
 /**
  * A counting semaphore whose waiters are served first come, first served; a waiter may take
- * several slots (all of them: it runs alone).
+ * several slots (all of them: it runs alone). When `signal` aborts, every waiter is rejected with
+ * its reason (one listener for the semaphore, not one per waiter: removing listeners from a
+ * signal is linear in their number).
  */
 export class Semaphore {
   private free: number;
-  private readonly waiters: { n: number; resolve: () => void }[] = [];
+  private readonly waiters: { n: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
 
-  constructor(readonly size: number) {
+  constructor(
+    readonly size: number,
+    private readonly signal?: AbortSignal,
+  ) {
     this.free = size;
+    signal?.addEventListener(
+      'abort',
+      () => {
+        for (const w of this.waiters.splice(0)) w.reject(signal.reason);
+      },
+      { once: true },
+    );
   }
 
   /** Slots taken. */
@@ -80,40 +92,20 @@ export class Semaphore {
     return this.size - this.free;
   }
 
-  /** Waits for `n` slots (default 1); rejects with the signal's reason when it aborts first. */
-  async acquire(signal?: AbortSignal, n = 1): Promise<void> {
-    signal?.throwIfAborted();
+  /** Waits for `n` slots (default 1); rejects with the signal's reason once it aborts. */
+  async acquire(n = 1): Promise<void> {
+    this.signal?.throwIfAborted();
     const want = Math.min(n, this.size);
     if (this.waiters.length === 0 && this.free >= want) {
       this.free -= want;
       return;
     }
-    await new Promise<void>((resolve, reject) => {
-      const waiter = {
-        n: want,
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      const onAbort = () => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        this.wake();
-        reject(signal!.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
+    await new Promise<void>((resolve, reject) => this.waiters.push({ n: want, resolve, reject }));
   }
 
   /** Frees `n` slots (default 1), handing them to the waiters at the head of the queue. */
   release(n = 1): void {
     this.free += Math.min(n, this.size);
-    this.wake();
-  }
-
-  private wake(): void {
     while (this.waiters.length > 0 && this.free >= this.waiters[0].n) {
       const next = this.waiters.shift()!;
       this.free -= next.n;
@@ -146,8 +138,12 @@ export class ZkSession {
     readonly client: ZkClient,
     private readonly opts: ZkSessionOptions,
   ) {
-    this.sem = new Semaphore(opts.maxInFlight);
-    this.native = client as unknown as Native;
+    this.sem = new Semaphore(opts.maxInFlight, opts.signal);
+    // The addon's own methods, not the package's `a_*` wrappers: those format every call's
+    // arguments (data included) with util.inspect for a debug line even when nothing logs it,
+    // which costs more CPU than the request. Data comes back as a Buffer either way.
+    const { native } = client as unknown as { native?: Native };
+    this.native = native && typeof native.a_get === 'function' ? native : (client as unknown as Native);
   }
 
   /** Requests in flight now. */
@@ -160,7 +156,7 @@ export class ZkSession {
     return new Promise((resolve, reject) => {
       const cb: Callback = (rc, _error, ...result) =>
         rc === 0 ? resolve(result) : reject(new ZkError(rc, op, path));
-      const res = this.native[method].call(this.client, ...args, cb);
+      const res = this.native[method].call(this.native, ...args, cb);
       if (typeof res === 'number' && res < 0) reject(new ZkError(res, op, path));
     });
   }
@@ -182,7 +178,7 @@ export class ZkSession {
       // connection of a request above jute.maxbuffer): its retry runs alone, so that it cannot
       // take the other requests in flight down with it again.
       const slots = attempt > 1 && bytes >= LARGE_REQUEST_BYTES ? this.sem.size : 1;
-      await this.sem.acquire(this.opts.signal, slots);
+      await this.sem.acquire(slots);
       try {
         return await this.once(method, op, path, args);
       } catch (err) {
