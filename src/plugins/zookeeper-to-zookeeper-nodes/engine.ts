@@ -160,7 +160,8 @@ export async function copyZooKeeperTree(
   const stop = new AbortController();
   setMaxListeners(0, stop.signal); // every waiting request listens to it
   const onCancel = () => stop.abort(run.signal.reason);
-  run.signal.addEventListener('abort', onCancel, { once: true });
+  if (run.signal.aborted) onCancel();
+  else run.signal.addEventListener('abort', onCancel, { once: true });
   const sessionOpts = {
     maxInFlight: opts.maxInFlight,
     signal: stop.signal,
