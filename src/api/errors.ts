@@ -15,6 +15,14 @@ export const FailureType = {
   NotAnAsset: 'NotAnAsset',
   /** The plugin validates, but this version cannot execute it yet. */
   PluginNotImplemented: 'PluginNotImplemented',
+  /** A Database gave no ZooKeeper session in time, or its session ended during a copy. */
+  DatabaseUnreachable: 'DatabaseUnreachable',
+  /** A Database refused its credentials, or they do not authorize reading or writing the root path. */
+  DatabaseAuthFailed: 'DatabaseAuthFailed',
+  /** `spec.config.rootPath` does not exist (on the source; on the destination without createRootPath). */
+  RootPathNotFound: 'RootPathNotFound',
+  /** A ZooKeeper copy finished, but some znodes could not be copied (the message names the first ones). */
+  ZnodeCopyFailed: 'ZnodeCopyFailed',
 } as const;
 
 /** One of {@link FailureType}. */

@@ -24,6 +24,7 @@ import { workflowsPath } from '../../src/temporal/worker.js';
 import { createKubeconfigSecrets, deleteAllOurs, eventually, getResource, target } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 import { orchestratorKubeConfig } from './rbac.js';
+import { buildTree, deleteTree, openSession, readTree, type NodeSpec } from './zk-tree.js';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const env = stackEnv();
@@ -55,7 +56,8 @@ for (const file of files) {
 
 /** What the seed text says each object ends as, where it is not simply Ready. */
 function expectedOutcome(file: string, r: Resource): string {
-  if (r.kind === 'TaskRun' || r.kind === 'Synchronization' || r.kind === 'Backup') return 'phase Failed';
+  if (r.kind === 'Synchronization') return 'phase Succeeded'; // 6.2.2 copies /test
+  if (r.kind === 'TaskRun' || r.kind === 'Backup') return 'phase Failed'; // not executed yet
   if (file.includes('exclude-regex')) return 'Ready False InvalidSpec'; // the seed's "*.test"
   if (/run-synchronization-(spec|labels|annotations)/.test(file)) return 'Ready False InvalidSpec'; // unknown plugin names
   return 'Ready True';
@@ -119,8 +121,47 @@ function get(kind: Kind, namespace: string, name: string): Promise<Resource | un
   return getResource(custom, kind, namespace, name);
 }
 
+/** The tree the ZooKeeper samples copy: `/test` on the source, nothing under it on the destination. */
+const TEST_TREE: NodeSpec[] = [
+  { path: '/test', data: Buffer.from('sample root') },
+  { path: '/test/config', data: Buffer.from('{"replicas":3}') },
+  { path: '/test/config/feature', data: Buffer.from('on') },
+  { path: '/test/binary', data: Buffer.from([0, 1, 2, 255]) },
+];
+
+async function freshTestTree(destinationRoot = false): Promise<void> {
+  for (const server of [env.ZK_SOURCE, env.ZK_DESTINATION]) {
+    const session = await openSession([server]);
+    try {
+      await deleteTree(session, '/test');
+      if (server === env.ZK_SOURCE) await buildTree(session, TEST_TREE);
+      else if (destinationRoot) await buildTree(session, [{ path: '/test', data: Buffer.alloc(0) }]);
+    } finally {
+      session.close();
+    }
+  }
+}
+
+/** Whether the destination's `/test` equals the source's, data and ACLs. */
+async function testTreeCopied(): Promise<boolean> {
+  const [src, dst] = await Promise.all([openSession([env.ZK_SOURCE]), openSession([env.ZK_DESTINATION])]);
+  try {
+    const [want, have] = await Promise.all([
+      readTree(src, '/test'),
+      readTree(dst, '/test').catch(() => new Map()),
+    ]);
+    return (
+      have.size === TEST_TREE.length && JSON.stringify([...have].sort()) === JSON.stringify([...want].sort())
+    );
+  } finally {
+    src.close();
+    dst.close();
+  }
+}
+
 /** Creates the clusters and databases the samples name, as a user would before applying them. */
 async function prerequisites(namespace: string): Promise<void> {
+  await freshTestTree();
   await createKubeconfigSecrets(core, namespace);
   for (const doc of loadAllYaml(
     readFileSync(join(samplesDir, '6.1.2-kubernetesclusters.yaml'), 'utf8'),
@@ -194,6 +235,7 @@ describe.each([...groups.entries()])('sample %s', (_group, groupFiles) => {
         return settled(obj) && outcomeOf(obj!) === expectedOutcome(file, obj!) ? obj : undefined;
       });
       expect(r.status?.workflowId).toBe(`${kind}/${namespace}/${name}/${r.metadata.uid}`);
+      if (kind === 'Synchronization') expect(await testTreeCopied()).toBe(true); // 6.2.2: /test copied
       expect(r.status?.observedGeneration).toBe(r.metadata.generation);
       const description = await bridge.client.workflow.getHandle(r.status!.workflowId!).describe();
       expect(description.searchAttributes).toBeDefined();
@@ -240,6 +282,8 @@ describe('SynchronizationPlan (sample 6.2.3) on a Temporal Schedule', () => {
     expect(described.spec.calendars?.length).toBeGreaterThan(0);
     expect(described.state.paused).toBe(false);
 
+    // 6.2.3 has no createRootPath: /test must exist on the destination, as the seed's setup has it.
+    await freshTestTree(true);
     await schedule.trigger();
     const sync = await eventually('a Synchronization from the template', async () => {
       const list = (await custom.listNamespacedCustomObject({
@@ -257,6 +301,15 @@ describe('SynchronizationPlan (sample 6.2.3) on a Temporal Schedule', () => {
       name,
       uid: scheduled.metadata.uid,
     });
+    // The firing copies the source's /test into the destination's.
+    await eventually(
+      'the firing to succeed and copy /test',
+      async () => {
+        const r = await get('Synchronization', namespace, sync.metadata.name);
+        return r?.status?.phase === 'Succeeded' && (await testTreeCopied());
+      },
+      60_000,
+    );
     await eventually(
       'lastScheduleTime',
       async () => (await get('SynchronizationPlan', namespace, name))?.status?.lastScheduleTime,

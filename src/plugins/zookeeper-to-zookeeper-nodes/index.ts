@@ -1,9 +1,11 @@
 /**
  * `zookeeper-to-zookeeper-nodes`: copies a ZooKeeper tree from one Database to another (seed
- * section 5.2.2). This module holds its config schema and checks.
+ * section 5.2.2). This module holds its config schema and checks; the copy is in engine.ts
+ * (pure logic in logic.ts, the pipelined session in session.ts). See docs/zookeeper.md.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { regexProblem } from '../common.js';
+import { copyZooKeeperTree } from './engine.js';
 import type { Plugin, Problem } from '../types.js';
 
 /** The config schema. */
@@ -43,4 +45,5 @@ export const zookeeperToZookeeperNodes: Plugin<typeof ZookeeperToZookeeperConfig
       config.excludePathRegexp === undefined ? undefined : regexProblem(config.excludePathRegexp);
     return problem ? [{ path: 'spec.config.excludePathRegexp', message: problem }] : [];
   },
+  execute: (run) => copyZooKeeperTree(run),
 };

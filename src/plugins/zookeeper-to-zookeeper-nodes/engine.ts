@@ -1,0 +1,658 @@
+/**
+ * The copy engine of `zookeeper-to-zookeeper-nodes`: walks the tree under rootPath on the source
+ * Database and makes the destination's tree equal to it (data, ACLs, sequential counters), with
+ * a bounded number of pipelined requests per session, skipping what is already equal, deleting
+ * what the source no longer has, and heartbeating a checkpoint of completed subtrees so a retried
+ * attempt resumes. See docs/zookeeper.md.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { FailureType } from '../../api/errors.js';
+import { connectZooKeeper, zkConstants } from '../../clients/zookeeper.js';
+import type { PluginOutcome, PluginRun } from '../types.js';
+import type { ZookeeperToZookeeperConfig } from './index.js';
+import {
+  aclEqual,
+  ancestors,
+  checkpointKey,
+  childPath,
+  CompletedSubtrees,
+  createRequestBytes,
+  DEFAULT_MAX_REQUEST_BYTES,
+  describeCounts,
+  failureSummary,
+  grants,
+  isExcluded,
+  isOpenAcl,
+  maxSequence,
+  parseCheckpoint,
+  Perm,
+  sequenceNumber,
+  throwAwayNeeded,
+  setRequestBytes,
+  writePlan,
+  zeroCounts,
+  ZOOKEEPER_SUBTREE,
+  type AclEntry,
+  type CopyCheckpoint,
+  type CopyCounts,
+  type NodeFailure,
+} from './logic.js';
+import {
+  abortableSleep,
+  isEphemeral,
+  LARGE_REQUEST_BYTES,
+  Rc,
+  rcName,
+  ZkError,
+  ZkSession,
+  type ZkStat,
+} from './session.js';
+
+/** Tunables of the copy, set in code (tests and the benchmark change them). */
+export interface CopyOptions {
+  /** Requests in flight per session. */
+  maxInFlight: number;
+  /** How often the checkpoint is heartbeated. */
+  heartbeatEveryMs: number;
+  /** How often counters are reported through `run.progress`. */
+  progressEveryMs: number;
+  /** How long a Database gets to open a session. */
+  connectTimeoutMs: number;
+  /**
+   * The largest request the destination accepts (its jute.maxbuffer); a znode whose write would
+   * be larger fails without being sent (the server would drop the connection).
+   */
+  maxRequestBytes: number;
+  /** Completed subtrees kept in the checkpoint at most. */
+  checkpointCap: number;
+  /** Attempts of a request whose connection is lost, and the pause once the session is back. */
+  attempts: number;
+  retryDelayMs: number;
+  /** Failures named in the final message. */
+  failuresShown: number;
+  /**
+   * Throw-away children a sequence counter may need at most; above this the names are taken
+   * for something else (e.g. a timestamp) and the counter is left alone, with a warning.
+   */
+  maxSequenceBump: number;
+}
+
+/** The defaults of {@link CopyOptions}. */
+export const COPY_DEFAULTS: CopyOptions = {
+  maxInFlight: 64,
+  heartbeatEveryMs: 2000,
+  progressEveryMs: 1000,
+  connectTimeoutMs: 10_000,
+  maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
+  checkpointCap: 1000,
+  attempts: 3,
+  retryDelayMs: 100,
+  failuresShown: 5,
+  maxSequenceBump: 1_000_000,
+};
+
+/** Names of the throw-away children that raise a sequence counter. */
+export const BUMP_PREFIX = 'zk-copy-seq-bump-';
+
+/** Return codes after which the session is unusable: the copy stops. */
+const FATAL_RCS = new Set<number>([Rc.SESSIONEXPIRED, Rc.AUTHFAILED, Rc.CLOSING]);
+
+type Side = 'source' | 'destination';
+
+/** Where a node stands on the destination before it is visited. */
+type DestState = 'absent' | 'present';
+
+interface Endpoint {
+  side: Side;
+  field: 'sourceName' | 'destinationName';
+  /** `namespace/name` of the Database. */
+  id: string;
+  session: ZkSession;
+}
+
+/**
+ * Copies the tree under `config.rootPath` from the source Database to the destination Database.
+ * Returns the counters; throws a nonRetryable ApplicationFailure naming the field on bad input,
+ * one listing the first failed znodes when some could not be copied, and a CancelledFailure when
+ * `run.signal` aborts.
+ */
+export async function copyZooKeeperTree(
+  run: PluginRun<ZookeeperToZookeeperConfig>,
+  options: Partial<CopyOptions> = {},
+): Promise<PluginOutcome> {
+  const opts = { ...COPY_DEFAULTS, ...options };
+  const { config, ref } = run;
+  const root = normalizeRoot(config.rootPath);
+  if (isExcluded(root, undefined))
+    throw ApplicationFailure.nonRetryable(
+      `spec.config.rootPath: ${root} is ZooKeeper's own subtree (${ZOOKEEPER_SUBTREE}), which is never copied`,
+      'InvalidSpec',
+    );
+  const exclude = config.excludePathRegexp !== undefined ? new RegExp(config.excludePathRegexp) : undefined;
+  if (isExcluded(root, exclude))
+    throw ApplicationFailure.nonRetryable(
+      `spec.config.excludePathRegexp: /${config.excludePathRegexp}/ excludes the root path ${root} itself: nothing would be copied`,
+      'InvalidSpec',
+    );
+
+  const ids = {
+    source: `${ref.namespace}/${config.sourceName}`,
+    destination: `${ref.namespace}/${config.destinationName}`,
+  };
+  const [srcDb, dstDb] = await Promise.all([
+    run.assets.database(ref.namespace, config.sourceName),
+    run.assets.database(ref.namespace, config.destinationName),
+  ]);
+  if (!srcDb.ok)
+    throw ApplicationFailure.nonRetryable(
+      `spec.config.sourceName: ${srcDb.message}`,
+      FailureType.AssetNotReady,
+    );
+  if (!dstDb.ok)
+    throw ApplicationFailure.nonRetryable(
+      `spec.config.destinationName: ${dstDb.message}`,
+      FailureType.AssetNotReady,
+    );
+
+  // Our own stop switch: the run's cancellation, or a fatal error of a session.
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal); // every waiting request listens to it
+  const onCancel = () => stop.abort(run.signal.reason);
+  if (run.signal.aborted) onCancel();
+  else run.signal.addEventListener('abort', onCancel, { once: true });
+  const sessionOpts = {
+    maxInFlight: opts.maxInFlight,
+    signal: stop.signal,
+    attempts: opts.attempts,
+    retryDelayMs: opts.retryDelayMs,
+  };
+
+  const connect = async (side: Side, db: typeof srcDb & { ok: true }): Promise<Endpoint> => {
+    const field = side === 'source' ? 'sourceName' : 'destinationName';
+    try {
+      const client = await connectZooKeeper({
+        servers: db.value.servers,
+        auth: db.value.auth,
+        timeoutMs: opts.connectTimeoutMs,
+      });
+      return { side, field, id: ids[side], session: new ZkSession(client, sessionOpts) };
+    } catch (err) {
+      const text = (err as Error).message;
+      const auth = /auth/i.test(text);
+      throw ApplicationFailure.nonRetryable(
+        auth
+          ? `spec.config.${field}: Database ${ids[side]} refused the digest credentials of Secret ${ids[side]} (user ${db.value.auth.user})`
+          : `spec.config.${field}: Database ${ids[side]} is unreachable within ${opts.connectTimeoutMs / 1000} s: ${text}`,
+        auth ? FailureType.DatabaseAuthFailed : FailureType.DatabaseUnreachable,
+      );
+    }
+  };
+
+  const connected = await Promise.allSettled([connect('source', srcDb), connect('destination', dstDb)]);
+  const endpoints = connected.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
+  try {
+    const failedConnect = connected.find((c) => c.status === 'rejected');
+    if (failedConnect) throw failedConnect.reason;
+    const [src, dst] = endpoints;
+    const identities = [
+      'world:anyone',
+      `digest:${digestId(dstDb.value.auth.user, dstDb.value.auth.password)}`,
+    ];
+    return await new TreeCopy({ run, opts, root, exclude, src, dst, identities, stop }).run();
+  } finally {
+    run.signal.removeEventListener('abort', onCancel);
+    for (const e of endpoints) e.session.close();
+  }
+}
+
+/** What is read of one node. */
+interface NodeRead {
+  stat: ZkStat;
+  data: Buffer;
+  acl: AclEntry[];
+  names: string[];
+}
+
+/**
+ * Reads a node: stat and data, then its ACL and (when it has some) its children's names.
+ * Resolves undefined when it does not exist; throws a ZkError on anything else.
+ */
+async function readNode(session: ZkSession, path: string): Promise<NodeRead | undefined> {
+  let got: { stat: ZkStat; data: Buffer };
+  try {
+    got = await session.get(path);
+  } catch (err) {
+    if (err instanceof ZkError && err.rc === Rc.NONODE) return undefined;
+    throw err;
+  }
+  // get_acl only after a successful get: see ZkSession.getAcl.
+  const [{ acl }, names] = await Promise.all([
+    session.getAcl(path),
+    got.stat.numChildren > 0 ? session.children(path) : [],
+  ]);
+  return { ...got, acl, names };
+}
+
+/** `/a/b/` → `/a/b`; `/` stays. */
+function normalizeRoot(path: string): string {
+  const trimmed = path.replace(/\/+$/, '');
+  return trimmed === '' ? '/' : trimmed;
+}
+
+/** ZooKeeper's digest id of a user: `user:base64(sha1(user:password))`. */
+export function digestId(user: string, password: string): string {
+  return `${user}:${createHash('sha1').update(`${user}:${password}`).digest('base64')}`;
+}
+
+interface TreeCopyDeps {
+  run: PluginRun<ZookeeperToZookeeperConfig>;
+  opts: CopyOptions;
+  root: string;
+  exclude: RegExp | undefined;
+  src: Endpoint;
+  dst: Endpoint;
+  /** Who the destination session is, for deciding when a restrictive ACL may be set. */
+  identities: string[];
+  stop: AbortController;
+}
+
+/** One copy: its counters, checkpoint and failures. */
+class TreeCopy {
+  private readonly counts: CopyCounts;
+  private readonly completed: CompletedSubtrees;
+  private readonly failures: NodeFailure[] = [];
+  private readonly key: string;
+  private fatal: ApplicationFailure | undefined;
+  private readonly resumedFrom: number;
+
+  constructor(private readonly d: TreeCopyDeps) {
+    const { config } = d.run;
+    this.key = checkpointKey({
+      source: d.src.id,
+      destination: d.dst.id,
+      rootPath: d.root,
+      excludePathRegexp: config.excludePathRegexp,
+      ignoreEphemeral: config.ignoreEphemeral,
+    });
+    const resumed = parseCheckpoint(d.run.checkpoint, this.key);
+    // Failed nodes are not recorded as complete, so they are redone (and counted) afresh.
+    this.counts = resumed ? { ...resumed.counts, failed: 0 } : zeroCounts();
+    this.completed = new CompletedSubtrees(resumed?.completed ?? [], d.opts.checkpointCap);
+    this.resumedFrom = resumed?.completed.length ?? 0;
+  }
+
+  private checkpoint(): CopyCheckpoint {
+    return { v: 1, key: this.key, completed: this.completed.list(), counts: { ...this.counts } };
+  }
+
+  private report(): void {
+    this.d.run.progress({ ...this.counts });
+  }
+
+  async run(): Promise<PluginOutcome> {
+    const { run, opts, root, src, dst } = this.d;
+    if (this.resumedFrom > 0)
+      run.log.info({ subtrees: this.resumedFrom }, 'resuming the copy from the checkpoint');
+    const beat = setInterval(() => run.heartbeat(this.checkpoint()), opts.heartbeatEveryMs);
+    const progress = setInterval(() => this.report(), opts.progressEveryMs);
+    try {
+      await this.checkSource();
+      const destRoot = await this.prepareDestination();
+      await this.copyNode(root, destRoot);
+    } catch (err) {
+      if (run.signal.aborted) {
+        await this.drain();
+        run.heartbeat(this.checkpoint());
+        this.report();
+        throw new CancelledFailure(
+          `cancelled while copying ${root} from Database ${src.id} to ${dst.id}: ${describeCounts(this.counts)}`,
+        );
+      }
+      if (this.fatal) {
+        await this.drain();
+        throw this.fatal;
+      }
+      throw err;
+    } finally {
+      clearInterval(beat);
+      clearInterval(progress);
+    }
+    run.heartbeat(this.checkpoint());
+    this.report();
+    const progressOut = { ...this.counts };
+    if (this.counts.failed > 0) {
+      throw ApplicationFailure.nonRetryable(
+        `${failureSummary(this.counts.failed, this.failures, opts.failuresShown)} (copying ${root} from Database ${src.id} to ${dst.id}: ${describeCounts(this.counts)})`,
+        FailureType.ZnodeCopyFailed,
+        progressOut,
+      );
+    }
+    return {
+      message: `copied ${root} from Database ${src.id} to ${dst.id}: ${describeCounts(this.counts)}`,
+      progress: progressOut,
+    };
+  }
+
+  /** Waits (briefly) for requests in flight to answer before the sessions close. */
+  private async drain(): Promise<void> {
+    const deadline = Date.now() + 2000;
+    while ((this.d.src.session.inFlight > 0 || this.d.dst.session.inFlight > 0) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** The root path must exist on the source and be readable with the Database's credentials. */
+  private async checkSource(): Promise<void> {
+    const { root, src } = this.d;
+    try {
+      await src.session.get(root);
+    } catch (err) {
+      throw this.rootFailure(err, src, 'read');
+    }
+  }
+
+  /**
+   * Whether the root exists on the destination; with createRootPath its missing ancestors are
+   * created (the root itself is created by the copy).
+   */
+  private async prepareDestination(): Promise<DestState> {
+    const { root, dst, run } = this.d;
+    let exists: ZkStat | undefined;
+    try {
+      exists = await dst.session.exists(root);
+    } catch (err) {
+      throw this.rootFailure(err, dst, 'read');
+    }
+    if (exists) return 'present';
+    if (!run.config.createRootPath)
+      throw ApplicationFailure.nonRetryable(
+        `spec.config.rootPath: ${root} does not exist on the destination Database ${dst.id}; create it or set spec.config.createRootPath: true`,
+        FailureType.RootPathNotFound,
+      );
+    for (const path of ancestors(root)) {
+      try {
+        await dst.session.create(path, Buffer.alloc(0));
+        run.log.info({ path }, 'created an ancestor of the root path on the destination');
+      } catch (err) {
+        if (err instanceof ZkError && err.rc === Rc.NODEEXISTS) continue;
+        throw this.rootFailure(err, dst, 'create');
+      }
+    }
+    return 'absent';
+  }
+
+  private rootFailure(err: unknown, end: Endpoint, verb: 'read' | 'create'): unknown {
+    this.d.stop.signal.throwIfAborted();
+    const { root } = this.d;
+    if (!(err instanceof ZkError)) return err;
+    if (err.rc === Rc.NONODE && end.side === 'source')
+      return ApplicationFailure.nonRetryable(
+        `spec.config.rootPath: ${root} does not exist on the source Database ${end.id}`,
+        FailureType.RootPathNotFound,
+      );
+    if (err.rc === Rc.NOAUTH)
+      return ApplicationFailure.nonRetryable(
+        `spec.config.${end.field}: not authorized to ${verb} ${err.path} on Database ${end.id} (NOAUTH): check the user and password in Secret ${end.id}`,
+        FailureType.DatabaseAuthFailed,
+      );
+    return ApplicationFailure.nonRetryable(
+      `spec.config.${end.field}: ${err.op} ${err.path} on Database ${end.id} failed: ${rcName(err.rc)}`,
+      FailureType.DatabaseUnreachable,
+    );
+  }
+
+  /**
+   * Why a request failed, for the node's failure; rethrows when the copy must stop (cancelled,
+   * or the session is gone).
+   */
+  private reason(err: unknown, end: Endpoint, doing: string, bytes?: number): string {
+    if (this.d.stop.signal.aborted) throw this.fatal ?? this.d.stop.signal.reason;
+    if (!(err instanceof ZkError)) throw err;
+    if (FATAL_RCS.has(err.rc)) {
+      this.fatal = ApplicationFailure.nonRetryable(
+        `spec.config.${end.field}: the session with Database ${end.id} ended (${rcName(err.rc)}) after ${describeCounts(this.counts)}`,
+        FailureType.DatabaseUnreachable,
+      );
+      this.d.stop.abort(this.fatal);
+      throw this.fatal;
+    }
+    switch (err.rc) {
+      case Rc.NOAUTH:
+        return `NOAUTH ${doing} on the ${end.side} Database ${end.id}: not authorized with the credentials of Secret ${end.id}`;
+      case Rc.CONNECTIONLOSS:
+        return bytes !== undefined && bytes >= LARGE_REQUEST_BYTES
+          ? `connection lost ${this.d.opts.attempts} times ${doing} ${bytes} bytes: the ${end.side} Database ${end.id} probably refuses a request this big (jute.maxbuffer)`
+          : `connection lost ${doing} on the ${end.side} Database ${end.id}`;
+      default:
+        return `${rcName(err.rc)} ${doing} on the ${end.side} Database ${end.id}`;
+    }
+  }
+
+  private fail(path: string, reason: string): false {
+    this.counts.failed++;
+    if (this.failures.length < this.d.opts.failuresShown) this.failures.push({ path, reason });
+    this.d.run.log.warn({ path, reason }, 'znode not copied');
+    return false;
+  }
+
+  /**
+   * Copies the node at `path` and its subtree. Returns whether the whole subtree is now equal to
+   * the source (then it is recorded as completed).
+   */
+  private async copyNode(path: string, dest: DestState): Promise<boolean> {
+    if (this.completed.has(path)) return true;
+    const { src, dst, exclude, run, opts } = this.d;
+
+    // Both sides are read at once: per side the stat and data, then the ACL (see
+    // ZkSession.getAcl) and the children, the latter only when there are some.
+    const destRead: Promise<NodeRead | undefined> =
+      dest === 'present' ? readNode(dst.session, path) : Promise.resolve(undefined);
+    destRead.catch(() => undefined); // awaited below, or dropped when the source fails
+    let source: NodeRead | undefined;
+    try {
+      source = await readNode(src.session, path);
+      if (!source) throw new ZkError(Rc.NONODE, 'get', path);
+    } catch (err) {
+      await destRead.catch(() => undefined);
+      if (err instanceof ZkError && err.rc === Rc.NONODE && !this.d.stop.signal.aborted) {
+        // Deleted at the source while we walked: the destination follows.
+        return dest === 'absent' ? true : this.deleteSubtree(path);
+      }
+      return this.fail(path, this.reason(err, src, 'reading it'));
+    }
+    const { stat, data, acl, names } = source;
+    this.counts.read++;
+    if (isEphemeral(stat) && run.config.ignoreEphemeral) {
+      await destRead.catch(() => undefined);
+      return dest === 'absent' ? true : this.deleteSubtree(path);
+    }
+    const kids = names.filter((n) => !isExcluded(childPath(path, n), exclude));
+
+    // Destination: create it, or compare and write what differs.
+    let target: NodeRead | undefined;
+    try {
+      target = await destRead;
+    } catch (err) {
+      return this.fail(path, this.reason(err, dst, 'reading it'));
+    }
+    let wrote = false;
+    if (!target) {
+      const plan = writePlan(path, data.length, opts.maxRequestBytes);
+      if (plan === 'too-big') return this.tooBig(path, data.length);
+      try {
+        await dst.session.create(path, plan === 'create' ? data : Buffer.alloc(0));
+        if (plan === 'create-then-set') await dst.session.set(path, data);
+        wrote = true;
+        this.counts.bytes += data.length;
+      } catch (err) {
+        if (!(err instanceof ZkError && err.rc === Rc.NODEEXISTS))
+          return this.fail(path, this.reason(err, dst, 'creating it', data.length));
+        // Created meanwhile (or by a create whose answer was lost): compare it instead.
+        this.counts.read--;
+        return this.copyNode(path, 'present');
+      }
+    } else if (!target.data.equals(data)) {
+      if (setRequestBytes(path, data.length) > opts.maxRequestBytes) return this.tooBig(path, data.length);
+      try {
+        await dst.session.set(path, data);
+        wrote = true;
+        this.counts.bytes += data.length;
+      } catch (err) {
+        return this.fail(path, this.reason(err, dst, 'writing its data', data.length));
+      }
+    }
+
+    // Children at the destination: none when we just created it.
+    const destNames = target?.names ?? [];
+    const sourceNames = new Set(names);
+    const stale = destNames.filter((n) => !sourceNames.has(n) && !isExcluded(childPath(path, n), exclude));
+    const destHas = new Set(destNames);
+
+    // The ACL: now, unless it would lock us out of the children we still have to write.
+    const aclDiffers = target ? !aclEqual(acl, target.acl) : !isOpenAcl(acl);
+    const childWork = kids.length > 0 || stale.length > 0;
+    const deferAcl =
+      aclDiffers &&
+      childWork &&
+      !grants(acl, this.d.identities, Perm.READ | Perm.CREATE | Perm.DELETE | Perm.WRITE);
+    if (aclDiffers && !deferAcl) {
+      if (!(await this.setAcl(path, acl))) return false;
+      wrote = true;
+    }
+    if (!deferAcl) this.countNode(wrote);
+
+    // Subtree: deletes of what the source no longer has, and the children, all pipelined.
+    const results = await Promise.all([
+      ...stale.map((n) => this.deleteSubtree(childPath(path, n))),
+      ...kids.map((n) => this.copyNode(childPath(path, n), destHas.has(n) ? 'present' : 'absent')),
+    ]);
+    let ok = results.every(Boolean);
+
+    const maxSeq = maxSequence(kids);
+    if (maxSeq !== undefined) {
+      const createdSeq = kids.some((n) => !destHas.has(n) && sequenceNumber(n) !== undefined);
+      ok = (await this.bumpSequence(path, maxSeq, createdSeq)) && ok;
+    }
+    if (deferAcl) {
+      if (!(await this.setAcl(path, acl))) return false;
+      this.countNode(true);
+    }
+    if (ok) this.completed.complete(path, names);
+    return ok;
+  }
+
+  private countNode(wrote: boolean): void {
+    if (wrote) this.counts.written++;
+    else this.counts.skipped++;
+  }
+
+  private tooBig(path: string, bytes: number): false {
+    const request = createRequestBytes(path, bytes);
+    return this.fail(
+      path,
+      `${bytes} bytes of data: larger than the destination Database ${this.d.dst.id} accepts (a ${request}-byte write request; its jute.maxbuffer is ${this.d.opts.maxRequestBytes} bytes)`,
+    );
+  }
+
+  private async setAcl(path: string, acl: AclEntry[]): Promise<boolean> {
+    try {
+      await this.d.dst.session.setAcl(path, acl);
+      return true;
+    } catch (err) {
+      return this.fail(path, this.reason(err, this.d.dst, 'setting its ACL'));
+    }
+  }
+
+  /**
+   * Makes the next sequential child of `path` on the destination get a number above `maxSeq`.
+   * ZooKeeper numbers a sequential child from the parent's child counter (which also counts the
+   * copy's own creates, and which the stat's cversion only bounds from above), so the counter is
+   * probed: a throw-away sequential child shows the number the next one gets. While it is not
+   * above `maxSeq`, throw-away children are created and deleted (pipelined) to raise it. The
+   * probe is skipped when nothing can have lowered the counter below the copied children: no
+   * sequential child was created by this attempt, the attempt is not a resumed one, and the
+   * cversion is above `maxSeq`.
+   */
+  private async bumpSequence(path: string, maxSeq: number, created: boolean): Promise<boolean> {
+    const { dst, run, opts } = this.d;
+    const prefix = `${BUMP_PREFIX}${randomBytes(4).toString('hex')}-`;
+    const throwAway = async (): Promise<number> => {
+      const made = await dst.session.create(
+        childPath(path, prefix),
+        Buffer.alloc(0),
+        zkConstants.ZOO_SEQUENCE,
+      );
+      await dst.session.delete(made);
+      return sequenceNumber(made.slice(made.lastIndexOf('/') + 1)) ?? 0;
+    };
+    try {
+      const stat = await dst.session.exists(path);
+      if (!stat) return this.fail(path, 'deleted on the destination while its sequence counter was set');
+      if (!created && this.resumedFrom === 0 && stat.cversion > maxSeq) return true;
+      let next = (await throwAway()) + 1;
+      let total = 1;
+      if (throwAwayNeeded(next, maxSeq) > opts.maxSequenceBump) {
+        run.log.warn(
+          { path, maxSeq, next },
+          'sequence counter not raised: too many throw-away children needed (are these names really sequential?)',
+        );
+        return true;
+      }
+      for (let round = 0; next <= maxSeq && round < 5; round++) {
+        // Each throw-away create raises the counter by one (at least): raise it past maxSeq.
+        const needed = throwAwayNeeded(next, maxSeq);
+        const batch = opts.maxInFlight * 8;
+        for (let start = 0; start < needed; start += batch) {
+          const numbers = await Promise.all(
+            Array.from({ length: Math.min(batch, needed - start) }, () => throwAway()),
+          );
+          next = Math.max(next, ...numbers.map((n) => n + 1));
+        }
+        total += needed;
+      }
+      if (next <= maxSeq)
+        return this.fail(path, 'its sequence counter did not rise (is another client deleting children?)');
+      if (total > 1)
+        run.log.info({ path, maxSeq, throwAway: total }, 'sequence counter raised on the destination');
+      return true;
+    } catch (err) {
+      return this.fail(path, this.reason(err, dst, 'raising its sequence counter'));
+    }
+  }
+
+  /**
+   * Deletes `path` and its subtree on the destination, children first; excluded paths inside it
+   * are kept (and so is every ancestor of one, which cannot be deleted while it has children).
+   */
+  private async deleteSubtree(path: string): Promise<boolean> {
+    const { dst, exclude, run } = this.d;
+    try {
+      const stat = await dst.session.exists(path);
+      if (!stat) return true;
+      let kept = false;
+      if (stat.numChildren > 0) {
+        const names = await dst.session.children(path);
+        const inner = names.filter((n) => !isExcluded(childPath(path, n), exclude));
+        kept = inner.length < names.length;
+        const results = await Promise.all(inner.map((n) => this.deleteSubtree(childPath(path, n))));
+        if (!results.every(Boolean)) return false;
+      }
+      if (kept) {
+        run.log.info({ path }, 'kept on the destination: it holds excluded paths');
+        return true;
+      }
+      await dst.session.delete(path);
+      this.counts.deleted++;
+      run.log.debug({ path }, 'deleted on the destination: the source no longer has it');
+      return true;
+    } catch (err) {
+      if (err instanceof ZkError && err.rc === Rc.NOTEMPTY && !this.d.stop.signal.aborted) {
+        // A child appeared meanwhile: one more pass.
+        await abortableSleep(100, this.d.stop.signal);
+        return this.deleteSubtree(path);
+      }
+      return this.fail(path, this.reason(err, dst, 'deleting it'));
+    }
+  }
+}

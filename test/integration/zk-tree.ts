@@ -1,0 +1,182 @@
+/**
+ * Helpers of the ZooKeeper copy tests and benchmark: build a tree of znodes (pipelined), read a
+ * tree back as a comparable map, delete a tree, and a PluginRun harness around real servers.
+ */
+import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { pino } from 'pino';
+import { connectZooKeeper, zkConstants } from '../../src/clients/zookeeper.js';
+import type { AssetLoader, Loaded, LoadedDatabase } from '../../src/assets/load.js';
+import type { PluginRun } from '../../src/plugins/types.js';
+import type { ZookeeperToZookeeperConfig } from '../../src/plugins/zookeeper-to-zookeeper-nodes/index.js';
+import {
+  childPath,
+  isExcluded,
+  type AclEntry,
+} from '../../src/plugins/zookeeper-to-zookeeper-nodes/logic.js';
+import {
+  isEphemeral,
+  ZkError,
+  ZkSession,
+  Rc,
+} from '../../src/plugins/zookeeper-to-zookeeper-nodes/session.js';
+
+export const ADMIN = { user: 'admin', password: 'password' };
+
+/** A pipelined session for test set-up (64 requests in flight). */
+export async function openSession(
+  servers: string[],
+  auth: { user: string; password: string } | undefined = ADMIN,
+  maxInFlight = 64,
+): Promise<ZkSession> {
+  const client = await connectZooKeeper({ servers, auth });
+  const { signal } = new AbortController();
+  setMaxListeners(0, signal);
+  return new ZkSession(client, { maxInFlight, signal, retryDelayMs: 200 });
+}
+
+/** One znode to create. */
+export interface NodeSpec {
+  path: string;
+  data: Buffer;
+  /** Set after create (and after the children, see {@link buildTree}). */
+  acl?: AclEntry[];
+  /** Created with the SEQUENCE flag: `path` is the prefix. */
+  sequential?: boolean;
+}
+
+/**
+ * Creates nodes level by level (parents first), `maxInFlight` at a time; then sets ACLs deepest
+ * first, so a restrictive ACL never blocks a child's create.
+ */
+export async function buildTree(session: ZkSession, nodes: NodeSpec[]): Promise<string[]> {
+  const depth = (p: string) => p.split('/').length;
+  const levels = new Map<number, NodeSpec[]>();
+  for (const n of nodes) levels.set(depth(n.path), [...(levels.get(depth(n.path)) ?? []), n]);
+  const created: string[] = [];
+  for (const d of [...levels.keys()].sort((a, b) => a - b)) {
+    const level = levels.get(d)!;
+    // Sequential children one after another, so their numbers follow the order given.
+    for (const n of level.filter((x) => x.sequential)) {
+      const path = await session.create(n.path, n.data, zkConstants.ZOO_SEQUENCE);
+      created.push(path);
+      n.path = path;
+    }
+    const plain = level.filter((x) => !x.sequential);
+    created.push(...(await Promise.all(plain.map((n) => session.create(n.path, n.data)))));
+  }
+  const withAcl = nodes.filter((n) => n.acl).sort((a, b) => depth(b.path) - depth(a.path));
+  for (const n of withAcl) await session.setAcl(n.path, n.acl!);
+  return created;
+}
+
+/** What the comparison sees of a znode. */
+export interface NodeView {
+  sha: string;
+  size: number;
+  acl: string;
+  ephemeral: boolean;
+}
+
+/**
+ * Reads the tree under `root` into a map keyed by the path relative to `root`, skipping excluded
+ * paths (and `/zookeeper`).
+ */
+export async function readTree(
+  session: ZkSession,
+  root: string,
+  exclude?: RegExp,
+): Promise<Map<string, NodeView>> {
+  const out = new Map<string, NodeView>();
+  const visit = async (path: string): Promise<void> => {
+    // get_acl only after a successful get (see ZkSession.getAcl).
+    const { stat, data } = await session.get(path);
+    const { acl } = await session.getAcl(path);
+    out.set(path.slice(root.length) || '/', {
+      sha: createHash('sha1').update(data).digest('hex'),
+      size: data.length,
+      acl: acl
+        .map((e) => `${e.scheme}:${e.auth}:${e.perms}`)
+        .sort()
+        .join(','),
+      ephemeral: isEphemeral(stat),
+    });
+    const names = stat.numChildren > 0 ? await session.children(path) : [];
+    await Promise.all(
+      names.filter((n) => !isExcluded(childPath(path, n), exclude)).map((n) => visit(childPath(path, n))),
+    );
+  };
+  await visit(root);
+  return out;
+}
+
+/** Deletes `root` and its subtree (children first); a missing tree is fine. */
+export async function deleteTree(session: ZkSession, root: string): Promise<void> {
+  const names = await session.children(root).catch((err: unknown) => {
+    if (err instanceof ZkError && err.rc === Rc.NONODE) return [];
+    throw err;
+  });
+  await Promise.all(names.map((n) => deleteTree(session, childPath(root, n))));
+  await session.delete(root);
+}
+
+/** The Databases a test run can name: `src`, `dst`, or others given. */
+export type TestDatabases = Record<string, Loaded<LoadedDatabase>>;
+
+/** What a test harness run records. */
+export interface RunRecord {
+  heartbeats: unknown[];
+  progress: Record<string, number>[];
+}
+
+/**
+ * A PluginRun around real servers: `assets.database()` answers from `databases` (the stack's
+ * servers and credentials), heartbeats and progress are recorded.
+ */
+export function makeRun(opts: {
+  config: ZookeeperToZookeeperConfig;
+  databases: TestDatabases;
+  checkpoint?: unknown;
+  signal?: AbortSignal;
+  onHeartbeat?: (details: unknown) => void;
+}): { run: PluginRun<ZookeeperToZookeeperConfig>; record: RunRecord } {
+  const record: RunRecord = { heartbeats: [], progress: [] };
+  const assets = {
+    database: async (namespace: string, name: string): Promise<Loaded<LoadedDatabase>> =>
+      opts.databases[name] ?? {
+        ok: false,
+        reason: 'NotFound',
+        message: `Database ${namespace}/${name} not found`,
+      },
+  } as unknown as AssetLoader;
+  const run: PluginRun<ZookeeperToZookeeperConfig> = {
+    ref: { kind: 'Synchronization', namespace: 'ns', name: 'zk-copy', uid: 'uid-1' },
+    config: opts.config,
+    assets,
+    log: pino({ level: process.env.ZK_TEST_LOG ?? 'silent' }),
+    heartbeat: (details) => {
+      record.heartbeats.push(details);
+      opts.onHeartbeat?.(details);
+    },
+    checkpoint: opts.checkpoint,
+    progress: (counts) => record.progress.push(counts),
+    signal: opts.signal ?? new AbortController().signal,
+  };
+  return { run, record };
+}
+
+/** A Database answer for `servers` with `auth` (default admin/password). */
+export function database(servers: string[], auth = ADMIN): Loaded<LoadedDatabase> {
+  return { ok: true, value: { servers, auth } };
+}
+
+/** Deterministic pseudo-random bytes (binary: every byte value occurs). */
+export function payload(size: number, seed: number): Buffer {
+  const b = Buffer.alloc(size);
+  let x = seed * 2654435761 + 1;
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
