@@ -40,6 +40,8 @@ import { mib, secs } from './util.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TARGET_RATIO = 1.3;
+/** The issue's "a small fraction of the first" for a copy of an unchanged tree, made a number. */
+const TARGET_SECOND_FRACTION = 0.5;
 
 const USAGE = `usage: npm run bench:zookeeper -- [options]   (each option also reads BENCH_<NAME>)
   --nodes N        znodes in the tree (default 10000)
@@ -271,8 +273,8 @@ async function main(): Promise<number> {
         what: `engine: second copy, unchanged (best of ${params.rounds})`,
         value: `${secs(second.ms)} (written ${second.value.progress?.written ?? '?'})`,
         baseline: secs(first.ms),
-        target: `${fraction.toFixed(2)} of the first`,
-        verdict: second.value.progress?.written === 0 ? 'ok' : 'MISSED',
+        target: `${fraction.toFixed(2)} of the first / <= ${TARGET_SECOND_FRACTION}, written 0`,
+        verdict: second.value.progress?.written === 0 && fraction <= TARGET_SECOND_FRACTION ? 'ok' : 'MISSED',
       },
     ];
     writeFileSync(
@@ -289,6 +291,7 @@ async function main(): Promise<number> {
           firstCopy: { progress: first.value.progress, ratio },
           secondCopy: { progress: second.value.progress, fraction },
           targetRatio: TARGET_RATIO,
+          targetSecondFraction: TARGET_SECOND_FRACTION,
         },
         null,
         2,
