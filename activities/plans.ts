@@ -4,7 +4,6 @@
  * from the plan's template, record `lastScheduleTime` and prune finished Synchronizations beyond
  * the history limits, as a CronJob does with its Jobs.
  */
-import { createHash } from 'node:crypto';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import {
   ScheduleNotFoundError,
@@ -22,6 +21,7 @@ import {
   RESOURCE_UID,
 } from '../src/api/search-attributes.js';
 import { getCustomObject, patchStatus } from '../src/kube/objects.js';
+import { fitName, MAX_NAME, shortHash } from '../src/kube/names.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 import { PLAN_FIRING_WORKFLOW_TYPE } from '../src/api/contract.js';
 
@@ -38,22 +38,6 @@ export const PLAN_LABEL = 'automation.astronetes.io/synchronization-plan';
 
 /** Label on each Synchronization a plan creates: the plan's uid, which always fits a label value. */
 export const PLAN_UID_LABEL = 'automation.astronetes.io/synchronization-plan-uid';
-
-/** The longest name or label value that is safe everywhere a name goes (a DNS label). */
-const MAX_NAME = 63;
-
-function shortHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 8);
-}
-
-/**
- * `name` if it fits in `max` characters, else its head and a hash of the whole, so that two long
- * names with the same head stay apart (release note 1.1.2: long names must not break labels).
- */
-export function fitName(name: string, max: number = MAX_NAME): string {
-  if (name.length <= max) return name;
-  return `${name.slice(0, max - 9).replace(/[-.]+$/, '')}-${shortHash(name)}`;
-}
 
 const OVERLAP: Record<NonNullable<SynchronizationPlanSpec['concurrencyPolicy']>, ScheduleOverlapPolicy> = {
   Allow: ScheduleOverlapPolicy.ALLOW_ALL,

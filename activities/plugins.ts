@@ -98,6 +98,7 @@ export function createPluginActivities(deps: PluginActivityDeps) {
           ref,
           config,
           assets,
+          home: deps.management,
           log,
           checkpoint: ctx.info.heartbeatDetails,
           heartbeat: (d) => {

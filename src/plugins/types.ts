@@ -5,6 +5,7 @@
  * names, and `execute` for the kinds that run once (Synchronization, Backup, TaskRun). A plugin
  * lives in its own folder, `src/plugins/<name>/`, and is listed once in the registry.
  */
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Kind, ResourceRef } from '../api/kinds.js';
 import type { Problem } from '../api/problems.js';
@@ -38,6 +39,8 @@ export interface PluginRun<C = unknown> {
   config: C;
   /** Loads the assets the config names, in the resource's namespace. */
   assets: AssetLoader;
+  /** The cluster the resource lives in (the orchestrator's own), e.g. where a Task's run acts. */
+  home: KubeConfig;
   log: Logger;
   /**
    * Heartbeats with a checkpoint: the details a retried attempt (after a worker crash) finds in

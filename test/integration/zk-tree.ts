@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { connectZooKeeper, zkConstants } from '../../src/clients/zookeeper.js';
 import type { AssetLoader, Loaded, LoadedDatabase } from '../../src/assets/load.js';
@@ -153,6 +154,7 @@ export function makeRun(opts: {
     ref: { kind: 'Synchronization', namespace: 'ns', name: 'zk-copy', uid: 'uid-1' },
     config: opts.config,
     assets,
+    home: new KubeConfig(), // the ZooKeeper copy acts on Databases only
     log: pino({ level: process.env.ZK_TEST_LOG ?? 'silent' }),
     heartbeat: (details) => {
       record.heartbeats.push(details);
