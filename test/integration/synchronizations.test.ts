@@ -87,14 +87,16 @@ const EMPTY = {
   },
 };
 
-async function create(kind: 'Synchronization' | 'SynchronizationPlan', name: string, spec: unknown) {
+type OurKind = 'Synchronization' | 'SynchronizationPlan' | 'Task' | 'TaskRun';
+
+async function create(kind: OurKind, name: string, spec: unknown) {
   return (await custom.createNamespacedCustomObject({
     ...target(kind, ns, ''),
     body: { apiVersion: `automation.astronetes.io/${API_VERSION}`, kind, metadata: { name }, spec },
   })) as Resource;
 }
 
-async function remove(kind: 'Synchronization' | 'SynchronizationPlan', name: string): Promise<void> {
+async function remove(kind: OurKind, name: string): Promise<void> {
   await custom.deleteNamespacedCustomObject(target(kind, ns, name)).catch(() => undefined);
   await eventually(
     `${kind} ${name} to go`,
@@ -260,6 +262,88 @@ describe('restartPolicy and deletion', () => {
     await remove('Synchronization', 'deleted');
     const closed = await orchestrator.client.workflow.getHandle(running.status!.workflowId!).describe();
     expect(closed.status.name).toBe('CANCELLED');
+  }, 90_000);
+});
+
+describe('run-synchronization Task', () => {
+  const finishedRun = (name: string) =>
+    eventually(
+      `TaskRun ${name} to finish`,
+      async () => {
+        const r = await getResource(custom, 'TaskRun', ns, name);
+        return r?.status?.phase === 'Succeeded' || r?.status?.phase === 'Failed' ? r : undefined;
+      },
+      60_000,
+    );
+
+  it('a TaskRun creates the Synchronization from the template, owned by it, and takes on its phase', async () => {
+    await create('Task', 'sync-task', {
+      plugin: 'run-synchronization',
+      config: {
+        template: {
+          metadata: { labels: { team: 'dr' }, annotations: { note: 'from a task' } },
+          spec: { plugin: 'kubernetes-to-kubernetes', config: EMPTY }, // the seed's spelling
+        },
+      },
+    });
+    const task = await eventually('the Task Ready', async () => {
+      const r = await getResource(custom, 'Task', ns, 'sync-task');
+      return r?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? r : undefined;
+    });
+    expect(JSON.stringify(task.status?.warnings)).toMatch(
+      /spec\.config\.template\.spec\.plugin.*kubernetes-to-kubernetes.*accepted as kubernetes-objects-to-kubernetes/,
+    );
+    const taskRun = await create('TaskRun', 'run-sync', { taskName: 'sync-task' });
+    const done = await finishedRun('run-sync');
+    expect(done.status?.phase).toBe('Succeeded');
+    expect(done.status?.message).toMatch(/^Synchronization run-sync succeeded: 0 objects in sync/);
+    const sync = (await getResource(custom, 'Synchronization', ns, 'run-sync'))!;
+    expect(sync.spec).toMatchObject({ plugin: 'kubernetes-objects-to-kubernetes' });
+    expect(sync.metadata.labels).toMatchObject({
+      team: 'dr',
+      'automation.astronetes.io/taskrun': 'run-sync',
+    });
+    expect(sync.metadata.annotations).toMatchObject({ note: 'from a task' });
+    expect(sync.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'TaskRun', uid: taskRun.metadata.uid });
+    expect(sync.status?.phase).toBe('Succeeded');
+  }, 90_000);
+
+  it("fails with the Synchronization's own message when it fails", async () => {
+    await create('Task', 'failing-task', {
+      plugin: 'run-synchronization',
+      config: { template: { spec: { plugin: 'kubernetes-objects-to-kubernetes', config: FAILING } } },
+    });
+    await create('TaskRun', 'run-failing', { taskName: 'failing-task' });
+    const done = await finishedRun('run-failing');
+    expect(done.status?.phase).toBe('Failed');
+    expect(done.status?.conditions?.find((c) => c.type === 'Failed')?.reason).toBe('SynchronizationFailed');
+    expect(done.status?.message).toMatch(/^Synchronization run-failing failed: .*example\.com\/v1/);
+  }, 90_000);
+
+  it('deleting a running TaskRun deletes the Synchronization it started', async () => {
+    await create('Task', 'slow-task', {
+      plugin: 'run-synchronization',
+      config: {
+        template: {
+          spec: {
+            plugin: 'kubernetes-objects-to-kubernetes',
+            restartPolicy: 'OnFailure',
+            backoffLimit: 5,
+            config: FAILING,
+          },
+        },
+      },
+    });
+    await create('TaskRun', 'run-slow', { taskName: 'slow-task' });
+    await eventually('the Synchronization backing off', async () => {
+      const s = await getResource(custom, 'Synchronization', ns, 'run-slow');
+      return (s?.status?.restarts as number) >= 1;
+    });
+    await remove('TaskRun', 'run-slow');
+    await eventually(
+      'the Synchronization to go with its TaskRun',
+      async () => (await getResource(custom, 'Synchronization', ns, 'run-slow')) === undefined,
+    );
   }, 90_000);
 });
 
