@@ -11,9 +11,10 @@
  * object never overlap). Every start converges (additive and subtractive), so a crash, an expired
  * watch or an outage heals without waiting for a resync.
  */
-import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { KeyedQueue } from '../../kube/queue.js';
+import { resolveType, type ServedType } from '../../kube/discovery.js';
 import { isConflict, isNotFound, kubeErrorText } from '../../kube/errors.js';
 import { backoffDelay, type Backoff } from '../../kube/backoff.js';
 import type { EntryProblem } from './conditions.js';
@@ -70,11 +71,7 @@ export interface ReplicatorOptions {
   startRetry?: Backoff;
 }
 
-interface Discovered {
-  kind: string;
-  namespaced: boolean;
-  apiVersion: string;
-}
+type Discovered = ServedType;
 
 /** What a destination copy was written from. */
 interface Written {
@@ -330,27 +327,16 @@ export class TypeReplicator {
   }
 
   private async discover(): Promise<Discovered> {
-    const { group, version, resource } = this.gvr;
-    const apiVersion = group ? `${group}/${version}` : version;
     this.log.info('reading resources for group version');
-    let list: { resources: { name: string; kind: string; namespaced: boolean }[] };
     try {
-      list = group
-        ? await this.opts.source.makeApiClient(CustomObjectsApi).getAPIResources({ group, version })
-        : await this.opts.source.makeApiClient(CoreV1Api).getAPIResources();
+      const found = await resolveType(this.opts.source, this.gvr, 'the source cluster');
+      this.log.info({ kind: found.kind }, 'group resource version found');
+      return found;
     } catch (err) {
-      this.startError = `${apiVersion} is not served by the source cluster: ${kubeErrorText(err)}`;
-      this.log.error({ err: kubeErrorText(err) }, 'error reading resources for group version');
-      throw new Error(this.startError, { cause: err });
+      this.startError = (err as Error).message;
+      this.log.error({ err: this.startError }, 'error reading resources for group version');
+      throw err;
     }
-    const found = list.resources.find((r) => r.name === resource);
-    if (!found) {
-      this.startError = `resource ${resource}.${apiVersion} is not served by the source cluster`;
-      this.log.warn('resource group version not found');
-      throw new Error(this.startError);
-    }
-    this.log.info({ kind: found.kind }, 'group resource version found');
-    return { kind: found.kind, namespaced: found.namespaced, apiVersion };
   }
 
   private sourceChanged(key: string, event: string, obj?: KubeObject): void {
