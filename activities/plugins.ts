@@ -38,8 +38,8 @@ export function createPluginActivities(deps: PluginActivityDeps) {
   const custom = deps.management.makeApiClient(CustomObjectsApi);
 
   /** Merges `status.progress` into the resource; a resource that is gone is left alone. */
-  async function writeProgress(ref: ResourceRef, progress: Record<string, number>): Promise<void> {
-    await patchStatus(custom, ref, { progress }).catch((err) => {
+  async function writeProgress(ref: ResourceRef, status: Record<string, unknown>): Promise<void> {
+    await patchStatus(custom, ref, status).catch((err) => {
       if (!isNotFound(err)) deps.log.warn({ err: kubeErrorText(err), ref }, 'error writing progress');
     });
   }
@@ -85,12 +85,12 @@ export function createPluginActivities(deps: PluginActivityDeps) {
       // Keep-alive heartbeats repeat the last checkpoint, so they never erase it.
       let details: unknown = ctx.info.heartbeatDetails;
       const beat = setInterval(() => ctx.heartbeat(details), HEARTBEAT_MS);
-      let counts: Record<string, number> | undefined;
-      let written: Record<string, number> | undefined;
+      let pending: Record<string, unknown> = {};
       const flush = async () => {
-        if (!counts || counts === written) return;
-        written = counts;
-        await writeProgress(ref, counts);
+        if (Object.keys(pending).length === 0) return;
+        const status = pending;
+        pending = {};
+        await writeProgress(ref, status);
       };
       const progressTimer = setInterval(() => void flush(), PROGRESS_MS);
       try {
@@ -106,8 +106,12 @@ export function createPluginActivities(deps: PluginActivityDeps) {
             ctx.heartbeat(d);
           },
           progress: (c) => {
-            counts = { ...c };
+            pending = { ...pending, progress: { ...c } };
           },
+          report: (r) => {
+            pending = { ...pending, report: r };
+          },
+          dryRun: ref.kind === 'TaskRun' && (input.spec as TaskRunSpec).dryRun === true,
           signal: ctx.cancellationSignal,
         });
         return outcome;

@@ -104,6 +104,8 @@ export interface SynchronizationPlanSpec {
 /** TaskRun spec: the Task (same namespace) to execute. */
 export interface TaskRunSpec {
   taskName: string;
+  /** Change nothing; report what would change (an addition to the seed's API). */
+  dryRun?: boolean;
 }
 
 /** The spec type of each kind. */

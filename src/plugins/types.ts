@@ -55,6 +55,10 @@ export interface PluginRun<C = unknown> {
    * the resource at most every few seconds, and once more when the run ends.
    */
   progress(counts: Record<string, number>): void;
+  /** Sets `status.report` of the resource (written with the progress): what a run did, per object. */
+  report(report: unknown): void;
+  /** A TaskRun's `spec.dryRun`: change nothing, report what would change. False for other kinds. */
+  dryRun: boolean;
   /** Aborted when the run is cancelled (its resource was deleted). */
   signal: AbortSignal;
 }

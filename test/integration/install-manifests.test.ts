@@ -91,6 +91,8 @@ describe('kubectl apply --dry-run=server -k k8s/install', () => {
         'ServiceAccount/resiliency-orchestrator',
         'ClusterRole/resiliency-orchestrator',
         'ClusterRoleBinding/resiliency-orchestrator',
+        'ClusterRole/resiliency-orchestrator-recovery',
+        'ClusterRoleBinding/resiliency-orchestrator-recovery',
         'Deployment/resiliency-orchestrator',
         'PodDisruptionBudget/resiliency-orchestrator',
         'Service/resiliency-orchestrator-webhook',
@@ -220,8 +222,15 @@ describe('the ServiceAccount, as kubectl auth can-i sees it', () => {
     ['delete', 'synchronizations.automation.astronetes.io', '-n', 'team-a'],
     ['get', 'secrets', '-n', 'team-a'],
     ['create', 'events', '-n', 'team-a'],
+    ['update', 'taskruns.automation.astronetes.io', '--subresource=finalizers', '-n', 'team-a'],
+    // recovery Tasks (resiliency-orchestrator-recovery): patch workloads, write dry-run reports
+    ['list', 'deployments.apps', '--all-namespaces'],
+    ['update', 'statefulsets.apps', '-n', 'team-a'],
+    ['create', 'configmaps', '-n', 'team-a'],
   ];
   const denied = [
+    ['delete', 'deployments.apps', '-n', 'team-a'],
+    ['update', 'secrets', '-n', 'team-a'],
     ['create', 'customresourcedefinitions.apiextensions.k8s.io'],
     ['update', 'customresourcedefinitions.apiextensions.k8s.io'],
     ['delete', 'secrets', '-n', 'team-a'],

@@ -162,6 +162,8 @@ export function makeRun(opts: {
     },
     checkpoint: opts.checkpoint,
     progress: (counts) => record.progress.push(counts),
+    report: () => undefined,
+    dryRun: false,
     signal: opts.signal ?? new AbortController().signal,
   };
   return { run, record };

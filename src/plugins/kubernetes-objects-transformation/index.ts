@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { checkPatch, LabelSelector, normalizePatch, PatchOperation, PatchOptions } from '../common.js';
 import type { Plugin, Problem } from '../types.js';
+import { transformObjects } from './execute.js';
 
 /** kubernetes-objects-transformation config: patches per resource type. */
 export const TransformationConfig = Type.Object(
@@ -85,4 +86,5 @@ export const kubernetesObjectsTransformation: Plugin<typeof TransformationConfig
     });
     return problems;
   },
+  execute: (run) => transformObjects(run),
 };
