@@ -59,6 +59,11 @@ export interface EntryReport {
   objects: ObjectResult[];
 }
 
+/** The object as JSON has it: the client turns timestamps into Dates, which a diff would report. */
+function plain(obj: unknown): KubeObject {
+  return JSON.parse(JSON.stringify(obj)) as KubeObject;
+}
+
 function nameOf(obj: KubeObject): string {
   const m = obj.metadata ?? {};
   return m.namespace ? `${m.namespace}/${m.name}` : String(m.name);
@@ -138,7 +143,8 @@ export async function transformObjects(run: PluginRun<TransformationConfig>): Pr
       const options = { skipIfNotFoundOnDelete: entry.patchOptions?.skipIfNotFoundOnDelete };
       const one = async (first: KubeObject): Promise<ObjectResult> => {
         const object = nameOf(first);
-        let current = first;
+        // List items carry no apiVersion and kind; a write needs them.
+        let current: KubeObject = { apiVersion: type.apiVersion, kind: type.kind, ...plain(first) };
         for (let attempt = 1; ; attempt++) {
           if (current.metadata?.annotations?.[PATCHED_BY_ANNOTATION] === ref.uid)
             return { object, result: 'patched' }; // an earlier attempt of this run did it
@@ -155,7 +161,7 @@ export async function transformObjects(run: PluginRun<TransformationConfig>): Pr
             // 409: the object changed since it was read; read it again and patch that version.
             if (!isConflict(err) || attempt >= ATTEMPTS)
               return { object, result: 'failed', error: kubeErrorText(err) };
-            current = (await api.read(current as never)) as KubeObject;
+            current = plain(await api.read(current as never));
           }
         }
       };
