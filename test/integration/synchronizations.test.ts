@@ -126,6 +126,18 @@ async function planSynchronizations(plan: Resource): Promise<Resource[]> {
   return list.items;
 }
 
+/** Waits until the plan's `status[field]` (a firing count) is at least `n`; returns the plan. */
+function planCountAtLeast(name: string, field: string, n: number, timeoutMs: number): Promise<Resource> {
+  return eventually(
+    `${field} >= ${n} in the status of plan ${name}`,
+    async () => {
+      const plan = await getResource(custom, 'SynchronizationPlan', ns, name);
+      return ((plan?.status?.[field] as number | undefined) ?? 0) >= n ? plan : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 function scheduleOf(plan: Resource) {
   return orchestrator.client.schedule.getHandle(
     `SynchronizationPlan/${ns}/${plan.metadata.name}/${plan.metadata.uid}`,
@@ -406,14 +418,7 @@ describe('SynchronizationPlan', () => {
       expect(items.map((s) => s.metadata.name)).toEqual([first.metadata.name]);
       await new Promise((r) => setTimeout(r, 1000));
     }
-    const counted = await eventually(
-      'skipped firings in the plan status',
-      async () => {
-        const r = await getResource(custom, 'SynchronizationPlan', ns, 'forbid');
-        return (r?.status?.skippedFirings as number) >= 2 ? r : undefined;
-      },
-      30_000,
-    );
+    const counted = await planCountAtLeast('forbid', 'skippedFirings', 2, 30_000);
     expect(counted.status?.firings as number).toBeGreaterThanOrEqual(1);
     await remove('SynchronizationPlan', 'forbid');
   }, 120_000);
@@ -523,14 +528,7 @@ describe('SynchronizationPlan', () => {
     await control('stop', 'temporal', quiet);
     await new Promise((r) => setTimeout(r, 30_000)); // about seven firing times, most beyond the deadline
     await control('start', 'temporal', quiet);
-    const r = await eventually(
-      'missed firings in the plan status',
-      async () => {
-        const plan = await getResource(custom, 'SynchronizationPlan', ns, 'deadline');
-        return (plan?.status?.missedFirings as number) >= 1 ? plan : undefined;
-      },
-      120_000,
-    );
+    const r = await planCountAtLeast('deadline', 'missedFirings', 1, 120_000);
     expect(r.status?.missedFirings as number).toBeLessThanOrEqual(8);
     await remove('SynchronizationPlan', 'deadline');
   }, 240_000);
