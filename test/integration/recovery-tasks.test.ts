@@ -143,7 +143,7 @@ it('a dry run changes nothing and names exactly what the real run then changes',
   const done = await finished('recover');
   expect(done.status?.phase).toBe('Succeeded');
   expect(done.status?.message).toMatch(/^patched 3 of 3 objects, 0 unchanged, 0 failed in [\d.]+ s$/);
-  expect(done.status?.progress).toEqual({ matched: 3, patched: 3, unchanged: 0, failed: 0 });
+  expect(done.status?.progress).toEqual({ matched: 3, patched: 3, restored: 0, unchanged: 0, failed: 0 });
   expect(await replicas()).toEqual({ web: 2, api: 2, worker: 2, 'left-alone': 0 });
   const changed = (await apps.listNamespacedDeployment({ namespace: ns })).items
     .filter((d) => d.metadata?.annotations?.[PATCHED_BY_ANNOTATION] === run.metadata.uid)

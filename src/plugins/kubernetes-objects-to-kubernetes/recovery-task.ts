@@ -23,6 +23,7 @@ export function recoveryTask(ref: ResourceRef, config: KubernetesObjectsToKubern
             fromOriginal: {
               enabled: true,
               ...(config.bucketName ? { bucketName: config.bucketName } : {}),
+              liveSynchronization: `${owner.namespace}/${owner.name}`,
             },
           }
         : {}),

@@ -12,7 +12,8 @@
  *   a concurrent change is a conflict, and the patch is applied again to the new version.
  * - Dry run: nothing is written; the report lists the JSON patch each object would get, in
  *   `status.report` (the first objects) and whole in the ConfigMap `<taskrun>-dry-run`.
- * - `fromOriginal` (restore from the bucket) is not built yet: such an entry fails, saying so.
+ * - `fromOriginal`: the entry's objects are restored from the LiveSynchronization's bucket
+ *   originals, then patched (see restore.ts).
  */
 import { CoreV1Api, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
@@ -25,6 +26,7 @@ import { formatLabelSelector } from '../../kube/selectors.js';
 import { applyUserPatch, type KubeObject } from '../kubernetes-objects-to-kubernetes/transform.js';
 import type { PluginOutcome, PluginRun } from '../types.js';
 import type { TransformationConfig } from './index.js';
+import { restoreEntry, type RestoreContext } from './restore.js';
 
 /** Annotation on each object a TaskRun patched: the TaskRun's uid. */
 export const PATCHED_BY_ANNOTATION = 'automation.astronetes.io/patched-by-taskrun';
@@ -41,9 +43,12 @@ const ATTEMPTS = 3;
 /** What happened to one object. */
 export interface ObjectResult {
   object: string;
-  result: 'patched' | 'unchanged' | 'failed' | 'would-patch';
+  result: 'patched' | 'unchanged' | 'failed' | 'would-patch' | 'restored' | 'would-restore';
   error?: string;
+  /** The user's patch (patch mode), or the change against the object in the cluster (restore). */
   patch?: Operation[];
+  /** The bucket key a restored object came from. */
+  from?: string;
 }
 
 /** The counts and objects of one entry. */
@@ -51,12 +56,45 @@ export interface EntryReport {
   resource: string;
   matched: number;
   patched: number;
+  restored: number;
   unchanged: number;
   failed: number;
   /** Milliseconds this entry took: its share of the recovery time. */
   durationMs: number;
   error?: string;
   objects: ObjectResult[];
+}
+
+/** Adds one object's result to its entry. */
+function count(report: EntryReport, r: ObjectResult): void {
+  if (r.result === 'would-patch' || r.result === 'patched') report.patched++;
+  else if (r.result === 'would-restore' || r.result === 'restored') report.restored++;
+  else report[r.result]++;
+  report.objects.push(r);
+}
+
+/** Loads the entry's bucket and restores from it; a missing field or bucket fails the entry. */
+async function restoreFromBucket(
+  run: PluginRun<TransformationConfig>,
+  fromOriginal: NonNullable<TransformationConfig['resources'][number]['fromOriginal']>,
+  field: string,
+  ctx: Omit<RestoreContext, 'bucket' | 'liveSync'>,
+): Promise<ObjectResult[]> {
+  if (!fromOriginal.bucketName) throw new Error(`${field}.bucketName: required to restore from the bucket`);
+  if (!fromOriginal.liveSynchronization)
+    throw new Error(`${field}.liveSynchronization: required (namespace/name whose originals to restore)`);
+  const [namespace, name] = fromOriginal.liveSynchronization.split('/');
+  const bucket = await run.assets.bucket(run.ref.namespace, fromOriginal.bucketName);
+  if (!bucket.ok) throw new Error(`${field}.bucketName: ${bucket.message}`);
+  try {
+    return await restoreEntry({
+      ...ctx,
+      bucket: { client: bucket.value.client, name: bucket.value.name },
+      liveSync: { namespace, name },
+    });
+  } finally {
+    bucket.value.client.destroy();
+  }
 }
 
 /** The object as JSON has it: the client turns timestamps into Dates, which a diff would report. */
@@ -99,7 +137,7 @@ export async function transformObjects(run: PluginRun<TransformationConfig>): Pr
   const reports: EntryReport[] = [];
   const started = Date.now();
   const publish = () => {
-    const totals = { matched: 0, patched: 0, unchanged: 0, failed: 0 };
+    const totals = { matched: 0, patched: 0, restored: 0, unchanged: 0, failed: 0 };
     for (const r of reports)
       for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r[k];
     run.progress(totals);
@@ -123,6 +161,7 @@ export async function transformObjects(run: PluginRun<TransformationConfig>): Pr
       resource: `${gvr.group || 'core'}/${gvr.version}/${gvr.resource}`,
       matched: 0,
       patched: 0,
+      restored: 0,
       unchanged: 0,
       failed: 0,
       durationMs: 0,
@@ -132,8 +171,6 @@ export async function transformObjects(run: PluginRun<TransformationConfig>): Pr
     const entryStarted = Date.now();
     const base = `spec.config.resources[${i}]`;
     try {
-      if (entry.fromOriginal?.enabled)
-        throw new Error(`${base}.fromOriginal: restoring from the bucket is not built yet`);
       const type = await resolveType(run.home, gvr, 'this cluster').catch((err: Error) => {
         throw new Error(`${base}.identifier: ${err.message}`);
       });
@@ -141,6 +178,24 @@ export async function transformObjects(run: PluginRun<TransformationConfig>): Pr
       report.matched = items.length;
       const ops = entry.patch?.operations;
       const options = { skipIfNotFoundOnDelete: entry.patchOptions?.skipIfNotFoundOnDelete };
+      if (entry.fromOriginal?.enabled) {
+        const results = await restoreFromBucket(run, entry.fromOriginal, `${base}.fromOriginal`, {
+          api,
+          gvr,
+          type,
+          selected: items,
+          patch: ops,
+          skipIfNotFoundOnDelete: options.skipIfNotFoundOnDelete,
+          dryRun,
+          onRestored: (object, key) =>
+            log.info({ object, resource: report.resource, bucketObject: { path: key } }, 'object restored'),
+        });
+        report.matched = results.length;
+        for (const r of results) count(report, r);
+        report.durationMs = Date.now() - entryStarted;
+        publish();
+        continue;
+      }
       const one = async (first: KubeObject): Promise<ObjectResult> => {
         const object = nameOf(first);
         // List items carry no apiVersion and kind; a write needs them.
@@ -167,9 +222,7 @@ export async function transformObjects(run: PluginRun<TransformationConfig>): Pr
       };
       for (let at = 0; at < items.length && !signal.aborted; at += CONCURRENCY) {
         for (const r of await Promise.all(items.slice(at, at + CONCURRENCY).map(one))) {
-          if (r.result === 'would-patch' || r.result === 'patched') report.patched++;
-          else report[r.result]++;
-          report.objects.push(r);
+          count(report, r);
           if (r.result === 'failed')
             log.warn({ object: r.object, resource: report.resource, err: r.error }, 'object not patched');
         }
@@ -189,8 +242,9 @@ export async function transformObjects(run: PluginRun<TransformationConfig>): Pr
     throw ApplicationFailure.nonRetryable('cancelled: the TaskRun was deleted', 'Cancelled');
   if (dryRun) await writeDryRunReport(run, reports);
   const verb = dryRun ? 'would patch' : 'patched';
+  const restored = totals.restored ? `, ${dryRun ? 'would restore' : 'restored'} ${totals.restored}` : '';
   const summary =
-    `${verb} ${totals.patched} of ${totals.matched} objects, ${totals.unchanged} unchanged, ${totals.failed} failed` +
+    `${verb} ${totals.patched} of ${totals.matched} objects${restored}, ${totals.unchanged} unchanged, ${totals.failed} failed` +
     ` in ${((Date.now() - started) / 1000).toFixed(1)} s`;
   if (totals.failed > 0) {
     const examples = reports

@@ -32,7 +32,17 @@ export const TransformationConfig = Type.Object(
           selector: Type.Optional(LabelSelector),
           fromOriginal: Type.Optional(
             Type.Object(
-              { enabled: Type.Optional(Type.Boolean()), bucketName: Type.Optional(Type.String()) },
+              {
+                enabled: Type.Optional(Type.Boolean()),
+                bucketName: Type.Optional(Type.String()),
+                liveSynchronization: Type.Optional(
+                  Type.String({
+                    pattern: '^[^/]+/[^/]+$',
+                    description:
+                      'namespace/name of the LiveSynchronization whose bucket originals to restore',
+                  }),
+                ),
+              },
               { additionalProperties: false },
             ),
           ),

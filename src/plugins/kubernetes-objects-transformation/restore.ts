@@ -1,0 +1,134 @@
+/**
+ * `fromOriginal`: restores the objects of one entry as a LiveSynchronization stored them in its
+ * bucket (the source's version, cleaned of what must not be copied: uid, resourceVersion, status,
+ * owner references, cluster IPs), then applies the entry's patch, if any. Every original under the
+ * LiveSynchronization's prefix for the type is restored, so an object deleted in this cluster comes
+ * back; a selected object that has no original is reported failed. Restoring is idempotent: an
+ * object already equal to its restored form is `unchanged`.
+ */
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { KubernetesObjectApi } from '@kubernetes/client-node';
+import { type KubernetesObject } from '@kubernetes/client-node';
+import jsonpatch from 'fast-json-patch';
+import { liveSyncPrefix, objectPath, resourceFolder, type GVR } from '../../bucket/layout.js';
+import type { ServedType } from '../../kube/discovery.js';
+import { isConflict, isNotFound, kubeErrorText } from '../../kube/errors.js';
+import {
+  applyUserPatch,
+  cleanForDestination,
+  type KubeObject,
+} from '../kubernetes-objects-to-kubernetes/transform.js';
+import type { PatchOperation } from '../common.js';
+import type { ObjectResult } from './execute.js';
+
+/** What {@link restoreEntry} needs. */
+export interface RestoreContext {
+  api: KubernetesObjectApi;
+  bucket: { client: S3Client; name: string };
+  liveSync: { namespace: string; name: string };
+  gvr: GVR;
+  type: ServedType;
+  /** The objects of this cluster the entry selects (they must have an original). */
+  selected: KubeObject[];
+  patch?: PatchOperation[];
+  skipIfNotFoundOnDelete?: boolean;
+  dryRun: boolean;
+  /** Called for each object restored, for the seed-style log line. */
+  onRestored(object: string, key: string): void;
+}
+
+/** `<namespace>/<name>` (or `<name>`) of the object a bucket key holds, from the key alone. */
+export function objectOfKey(key: string): { namespace?: string; name: string } {
+  const file = key.slice(key.lastIndexOf('/') + 1);
+  const dot = file.indexOf('.');
+  const namespace = file.slice(0, dot);
+  return { ...(namespace !== '_cluster' && { namespace }), name: file.slice(dot + 1) };
+}
+
+const display = (o: { namespace?: string; name: string }) =>
+  o.namespace ? `${o.namespace}/${o.name}` : o.name;
+
+/** What a restored object is compared on: its content, without what the server assigns. */
+function comparable(obj: KubeObject): KubeObject {
+  return cleanForDestination(obj);
+}
+
+async function listKeys(ctx: RestoreContext): Promise<string[]> {
+  const prefix = `${liveSyncPrefix(ctx.liveSync)}${resourceFolder(ctx.gvr)}/`;
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await ctx.bucket.client.send(
+      new ListObjectsV2Command({ Bucket: ctx.bucket.name, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    token = page.NextContinuationToken;
+  } while (token);
+  return keys;
+}
+
+/** Restores every original of the entry's type; one result per object. */
+export async function restoreEntry(ctx: RestoreContext): Promise<ObjectResult[]> {
+  const keys = await listKeys(ctx);
+  const prefix = liveSyncPrefix(ctx.liveSync);
+  const results: ObjectResult[] = [];
+  const withOriginal = new Set(keys.map((k) => display(objectOfKey(k))));
+  for (const obj of ctx.selected) {
+    const name = display({ namespace: obj.metadata?.namespace, name: String(obj.metadata?.name) });
+    if (!withOriginal.has(name))
+      results.push({
+        object: name,
+        result: 'failed',
+        error: `no original in the bucket at ${prefix}${objectPath(ctx.gvr, { namespace: obj.metadata?.namespace, name: String(obj.metadata?.name) })}`,
+      });
+  }
+  const restoreOne = async (key: string): Promise<ObjectResult> => {
+    const target = objectOfKey(key);
+    const object = display(target);
+    let original: KubeObject;
+    try {
+      const got = await ctx.bucket.client.send(new GetObjectCommand({ Bucket: ctx.bucket.name, Key: key }));
+      original = JSON.parse(await got.Body!.transformToString()) as KubeObject;
+    } catch (err) {
+      return { object, result: 'failed', error: `bucket entry ${key} unreadable: ${kubeErrorText(err)}` };
+    }
+    const cleaned = cleanForDestination({
+      ...original,
+      apiVersion: ctx.type.apiVersion,
+      kind: ctx.type.kind,
+    });
+    const patched = applyUserPatch(cleaned, ctx.patch, {
+      skipIfNotFoundOnDelete: ctx.skipIfNotFoundOnDelete,
+    });
+    if (!patched.ok) return { object, result: 'failed', error: patched.error };
+    const desired = patched.object;
+    const header = { apiVersion: ctx.type.apiVersion, kind: ctx.type.kind, metadata: { ...target } };
+    let existing: KubeObject | undefined;
+    try {
+      existing = JSON.parse(JSON.stringify(await ctx.api.read(header as never))) as KubeObject;
+    } catch (err) {
+      if (!isNotFound(err)) return { object, result: 'failed', error: kubeErrorText(err) };
+    }
+    const diff = existing ? jsonpatch.compare(comparable(existing), comparable(desired)) : undefined;
+    if (diff && diff.length === 0) return { object, result: 'unchanged' };
+    if (ctx.dryRun) return { object, result: 'would-restore', patch: diff, from: key };
+    try {
+      if (existing) {
+        await ctx.api.replace({
+          ...desired,
+          metadata: { ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion },
+        } as KubernetesObject);
+      } else {
+        await ctx.api.create(desired as KubernetesObject);
+      }
+    } catch (err) {
+      const why = isConflict(err) ? 'changed while it was restored; run again' : kubeErrorText(err);
+      return { object, result: 'failed', error: why };
+    }
+    ctx.onRestored(object, key);
+    return { object, result: 'restored', from: key, ...(diff && { patch: diff }) };
+  };
+  for (let at = 0; at < keys.length; at += 16)
+    results.push(...(await Promise.all(keys.slice(at, at + 16).map(restoreOne))));
+  return results;
+}
