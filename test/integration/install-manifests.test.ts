@@ -227,6 +227,7 @@ describe('the ServiceAccount, as kubectl auth can-i sees it', () => {
     ['list', 'deployments.apps', '--all-namespaces'],
     ['update', 'statefulsets.apps', '-n', 'team-a'],
     ['create', 'configmaps', '-n', 'team-a'],
+    ['create', 'deployments.apps', '-n', 'team-a'],
   ];
   const denied = [
     ['delete', 'deployments.apps', '-n', 'team-a'],
@@ -247,7 +248,6 @@ describe('the ServiceAccount, as kubectl auth can-i sees it', () => {
     ['delete', 'kubernetesclusters.assets.astronetes.io', '-n', 'team-a'],
     ['patch', 'events', '-n', 'team-a'],
     ['create', 'events.events.k8s.io', '-n', 'team-a'],
-    ['create', 'deployments.apps', '-n', 'team-a'],
     ['create', 'pods', '-n', 'team-a'],
     ['get', 'pods', '-n', 'team-a'],
     ['create', 'serviceaccounts', '-n', 'team-a'],
