@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -32,6 +33,7 @@ const kc = new KubeConfig();
 kc.loadFromFile(env.MANAGEMENT_KUBECONFIG);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const core = kc.makeApiClient(CoreV1Api);
+const apps = kc.makeApiClient(AppsV1Api);
 const samplesDir = join(process.cwd(), 'k8s', 'samples');
 const files = readdirSync(samplesDir).filter((f) => f.endsWith('.yaml'));
 
@@ -57,7 +59,8 @@ for (const file of files) {
 /** What the seed text says each object ends as, where it is not simply Ready. */
 function expectedOutcome(file: string, r: Resource): string {
   if (r.kind === 'Synchronization') return 'phase Succeeded'; // 6.2.2 copies /test
-  if (r.kind === 'TaskRun' || r.kind === 'Backup') return 'phase Failed'; // not executed yet
+  if (r.kind === 'TaskRun') return 'phase Failed'; // the seed's patch path does not exist in a Deployment
+  if (r.kind === 'Backup') return 'phase Failed'; // not executed yet
   if (file.includes('exclude-regex')) return 'Ready False InvalidSpec'; // the seed's "*.test"
   return 'Ready True';
 }
@@ -162,6 +165,21 @@ async function testTreeCopied(): Promise<boolean> {
 async function prerequisites(namespace: string): Promise<void> {
   await freshTestTree();
   await createKubeconfigSecrets(core, namespace);
+  // An application for the recovery samples (5.1.3.5, 6.1.4) to patch: they name every Deployment.
+  await apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name: 'app' },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: 'app' } },
+        template: {
+          metadata: { labels: { app: 'app' } },
+          spec: { containers: [{ name: 'c', image: 'busybox' }] },
+        },
+      },
+    },
+  });
   for (const doc of loadAllYaml(
     readFileSync(join(samplesDir, '6.1.2-kubernetesclusters.yaml'), 'utf8'),
   ) as Doc[]) {
@@ -235,6 +253,12 @@ describe.each([...groups.entries()])('sample %s', (_group, groupFiles) => {
       });
       expect(r.status?.workflowId).toBe(`${kind}/${namespace}/${name}/${r.metadata.uid}`);
       if (kind === 'Synchronization') expect(await testTreeCopied()).toBe(true); // 6.2.2: /test copied
+      if (kind === 'TaskRun') {
+        // The seed's patch path /labels/test is not in a Deployment: a per-object report, no change.
+        const report = r.status?.report as { resources: { objects: { object: string; error?: string }[] }[] };
+        const ours = report.resources[0].objects.find((o) => o.object === `${namespace}/app`);
+        expect(ours?.error).toMatch(/\/labels\/test/);
+      }
       expect(r.status?.observedGeneration).toBe(r.metadata.generation);
       const description = await bridge.client.workflow.getHandle(r.status!.workflowId!).describe();
       expect(description.searchAttributes).toBeDefined();
