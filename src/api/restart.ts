@@ -2,12 +2,12 @@
  * `restartPolicy` of the run-once kinds, as on a Job (SPEC-NOTES): how many restarts a spec
  * allows and how long to wait before each. Pure; safe in workflows.
  */
+import { backoffDelay, type Backoff } from './backoff.js';
 import type { PluginSpec } from './types.js';
 
 /** A Job's defaults: backoffLimit 6, backoff 10 s doubling up to 6 minutes. */
 const DEFAULT_BACKOFF_LIMIT = 6;
-const BACKOFF_BASE_MS = 10_000;
-const BACKOFF_MAX_MS = 6 * 60_000;
+const RESTART_BACKOFF: Backoff = { initialMs: 10_000, maxMs: 6 * 60_000 };
 
 /** Failure types no restart can cure. */
 export const FINAL_FAILURES = new Set(['InvalidSpec', 'PluginNotImplemented']);
@@ -21,5 +21,5 @@ export function restartLimitOf(spec: unknown): number {
 
 /** The wait before restart `n` (1-based). */
 export function restartDelayMs(n: number): number {
-  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (n - 1));
+  return backoffDelay(RESTART_BACKOFF, n);
 }

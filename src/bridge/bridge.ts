@@ -17,7 +17,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { ALL_KINDS, API_VERSION, kindInfo, type Kind } from '../api/kinds.js';
-import { backoffDelay } from '../kube/backoff.js';
+import { backoffDelay } from '../api/backoff.js';
 import { isTransientKubeError, kubeErrorText } from '../kube/errors.js';
 import { KeyedQueue } from '../kube/queue.js';
 import type { Logger } from '../logger.js';

@@ -5,7 +5,7 @@
  * most `concurrency` keys are reconciled at once.
  */
 
-import { backoffDelay, type Backoff } from './backoff.js';
+import { backoffDelay, type Backoff } from '../api/backoff.js';
 
 /** What a reconcile asks of the queue. */
 export interface ReconcileResult {

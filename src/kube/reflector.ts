@@ -6,7 +6,7 @@
  * again, and then it reports every key that appeared, changed or disappeared meanwhile.
  */
 import { KubernetesObjectApi, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../api/backoff.js';
 import { listAllPages } from './list.js';
 import { kubeErrorText, statusOf } from './errors.js';
 import type { Logger } from '../logger.js';

@@ -1,5 +1,5 @@
 /** The one backoff: exponential delays with a cap. */
-import { backoffDelay } from '../../src/kube/backoff.js';
+import { backoffDelay } from '../../src/api/backoff.js';
 
 describe('backoffDelay', () => {
   it.each([

@@ -16,7 +16,7 @@ import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/c
 import { KeyedQueue } from '../../kube/queue.js';
 import { resolveType, type ServedType } from '../../kube/discovery.js';
 import { isConflict, isNotFound, kubeErrorText } from '../../kube/errors.js';
-import { backoffDelay, type Backoff } from '../../kube/backoff.js';
+import { backoffDelay, type Backoff } from '../../api/backoff.js';
 import type { EntryProblem } from './conditions.js';
 import type { Logger } from '../../logger.js';
 import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';

@@ -1,7 +1,7 @@
 /**
  * The one backoff of the project: exponential delays with a cap, for everything that retries
  * against an API server (a failed object write, a watch or informer restart, a type that is not
- * served yet). Pure.
+ * served yet) and for the restarts of a run-once kind (`restart.ts`). Pure; safe in workflows.
  */
 
 /** How a backoff grows. */
