@@ -104,11 +104,12 @@ export function createPlanActivities(deps: PlanActivityDeps) {
   /**
    * Writes `status.active` (the plan's unfinished Synchronizations), the firing counts, and
    * `lastSuccessfulTime`: the newest completion of a Succeeded one, never older than the last
-   * written (history pruning may already have deleted the Synchronization it came from).
+   * written (history pruning may already have deleted the Synchronization it came from). `listed`:
+   * the plan's Synchronizations when the caller has just listed them.
    */
-  async function writeActive(plan: ResourceRef): Promise<void> {
+  async function writeActive(plan: ResourceRef, listed?: Resource<'Synchronization'>[]): Promise<void> {
     const [owned, current] = await Promise.all([
-      listOwned(plan),
+      listed ?? listOwned(plan),
       getCustomObject(custom, 'SynchronizationPlan', plan.namespace, plan.name),
     ]);
     if (!current || current.metadata.uid !== plan.uid) return;
@@ -250,9 +251,10 @@ export function createPlanActivities(deps: PlanActivityDeps) {
       await patchStatus(custom, plan, {
         lastScheduleTime: new Date(input.firedAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       });
-      await writeActive(plan);
+      const listed = await listOwned(plan);
+      await writeActive(plan, listed);
       // History limits, as a CronJob keeps its Jobs: newest first, finished ones beyond the limits go.
-      const owned = (await listOwned(plan)).sort((a, b) =>
+      const owned = [...listed].sort((a, b) =>
         (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''),
       );
       const keep = {
