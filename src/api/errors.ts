@@ -23,6 +23,18 @@ export const FailureType = {
   RootPathNotFound: 'RootPathNotFound',
   /** A ZooKeeper copy finished, but some znodes could not be copied (the message names the first ones). */
   ZnodeCopyFailed: 'ZnodeCopyFailed',
+  /** A bucket refused a write of a backup (denied, full, gone); the run's manifest says Partial. */
+  BucketWriteFailed: 'BucketWriteFailed',
+  /** A namespace a Backup names does not exist in its cluster. */
+  NamespaceNotFound: 'NamespaceNotFound',
+  /** A restore names a Backup, or a bucket path, that holds no backup. */
+  BackupNotFound: 'BackupNotFound',
+  /** A restore names a backup that is not Complete (in progress, or Partial after a failure). */
+  BackupIncomplete: 'BackupIncomplete',
+  /** A backup's manifest is unreadable, or is not the kind of backup the restore plugin takes. */
+  BackupCorrupted: 'BackupCorrupted',
+  /** A restore finished, but some objects or znodes failed (checksum, refused write): its report names them. */
+  RestoreIncomplete: 'RestoreIncomplete',
 } as const;
 
 /** One of {@link FailureType}. */

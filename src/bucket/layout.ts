@@ -16,8 +16,10 @@
 /**
  * Other writers use prefixes that start with `_`, which no Kubernetes namespace can (a namespace
  * is a DNS label), so they never collide with a LiveSynchronization's keys:
- * - a Backup: `_backups/<backup-namespace>/<backup-name>/<run>/` then, per object, the same
- *   `<group>-<version>-<resource>/<object-namespace>.<object-name>` as a LiveSynchronization;
+ * - a Backup: `[<basePath>/]_backups/<backup-namespace>/<backup-name>/<run>/`, holding
+ *   `manifest.json` and, for a Kubernetes backup, per object the same
+ *   `<group>-<version>-<resource>/<object-namespace>.<object-name>` as a LiveSynchronization, or,
+ *   for a ZooKeeper backup, `znodes/<chunk>.ndjson` files;
  * - a pruned object kept before deletion: `_quarantine/<livesync-namespace>/<livesync-name>/<time>/`
  *   then the same object path.
  */
@@ -48,9 +50,35 @@ export function objectPath(gvr: GVR, object: { namespace?: string; name: string 
   return `${resourceFolder(gvr)}/${object.namespace || '_cluster'}.${object.name}`;
 }
 
-/** The prefix of one run of a Backup (`run` names it, e.g. its start time `20261127T210000Z`). */
-export function backupPrefix(backup: { namespace: string; name: string }, run: string): string {
-  return `_backups/${backup.namespace}/${backup.name}/${run}/`;
+/**
+ * The prefix of one run of a Backup (`run` names it: its start time, e.g. `20261127T210000Z`),
+ * under the Backup's `basePath` when it has one: `<basePath>/_backups/<ns>/<name>/<run>/`.
+ * A restart (restartPolicy) is a new run with its own prefix, so no run overwrites another; a
+ * retried attempt (the worker was lost) keeps its run.
+ */
+export function backupPrefix(
+  backup: { namespace: string; name: string },
+  run: string,
+  basePath?: string,
+): string {
+  const base = (basePath ?? '').replace(/^\/+|\/+$/g, '');
+  return `${base ? `${base}/` : ''}_backups/${backup.namespace}/${backup.name}/${run}/`;
+}
+
+/** The manifest of a backup run, under its prefix: what was taken, its checksums, and its state. */
+export const BACKUP_MANIFEST = 'manifest.json';
+
+/**
+ * One chunk of a ZooKeeper backup, under the run's prefix: `znodes/000001.ndjson` (one JSON
+ * line per znode, parents before children).
+ */
+export function znodeChunkPath(index: number): string {
+  return `znodes/${String(index).padStart(6, '0')}.ndjson`;
+}
+
+/** A run name from a time: `2026-11-27T21:00:00.123Z` → `20261127T210000Z`. */
+export function runName(at: Date): string {
+  return at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
 /** The prefix under which a LiveSynchronization keeps what it pruned at `time` (e.g. `20261127T210000Z`). */
