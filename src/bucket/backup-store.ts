@@ -3,25 +3,18 @@
  * that vouches for them (manifest.ts). Plugins decide what to write; this module decides how a run
  * is recorded, so a Kubernetes backup and a ZooKeeper backup are checked the same way at restore.
  */
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BACKUP_MANIFEST } from './layout.js';
-import {
-  count,
-  md5,
-  parseManifest,
-  sha256,
-  type BackupManifest,
-  type ManifestEntry,
-} from './manifest.js';
+import { count, md5, parseManifest, sha256, type BackupManifest, type ManifestEntry } from './manifest.js';
 
 /** The S3 error's code and message, never its request (which carries signed headers). */
 export function s3ErrorText(err: unknown): string {
-  const e = err as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const e = err as {
+    name?: string;
+    Code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
   const code = e?.Code ?? e?.name ?? 'Error';
   const status = e?.$metadata?.httpStatusCode;
   return `${code}${status ? ` (HTTP ${status})` : ''}: ${e?.message ?? String(err)}`;
@@ -62,7 +55,11 @@ export interface RunLocation {
 }
 
 /** Every key under `prefix` with its ETag (quotes removed). */
-export async function listWithEtags(client: S3Client, bucket: string, prefix: string): Promise<Map<string, string>> {
+export async function listWithEtags(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   let token: string | undefined;
   do {
@@ -95,7 +92,9 @@ export class BackupWriter {
 
   /** Starts (or resumes, with `resume`) a run: writes its `InProgress` manifest. */
   static async open(at: RunLocation, header: ManifestHeader, resume = false): Promise<BackupWriter> {
-    const existing = resume ? await listWithEtags(at.client, at.bucket, at.prefix) : new Map<string, string>();
+    const existing = resume
+      ? await listWithEtags(at.client, at.bucket, at.prefix)
+      : new Map<string, string>();
     const writer = new BackupWriter(at, header, existing);
     await writer.writeManifest('InProgress');
     return writer;
@@ -122,7 +121,12 @@ export class BackupWriter {
     else {
       try {
         await this.at.client.send(
-          new PutObjectCommand({ Bucket: this.at.bucket, Key: key, Body: body, ContentType: 'application/json' }),
+          new PutObjectCommand({
+            Bucket: this.at.bucket,
+            Key: key,
+            Body: body,
+            ContentType: 'application/json',
+          }),
         );
       } catch (err) {
         throw new BucketWriteError(key, err);
@@ -196,7 +200,8 @@ export class BackupReader {
       throw new BackupReadError('Unreadable', `the manifest ${key} is unreadable: ${s3ErrorText(err)}`);
     }
     const parsed = parseManifest(text);
-    if (!parsed.ok) throw new BackupReadError('Corrupted', `the manifest ${key} is corrupted: ${parsed.problem}`);
+    if (!parsed.ok)
+      throw new BackupReadError('Corrupted', `the manifest ${key} is corrupted: ${parsed.problem}`);
     return new BackupReader(at, parsed.manifest);
   }
 

@@ -78,7 +78,10 @@ export function znodeChunkPath(index: number): string {
 
 /** A run name from a time: `2026-11-27T21:00:00.123Z` → `20261127T210000Z`. */
 export function runName(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** The prefix under which a LiveSynchronization keeps what it pruned at `time` (e.g. `20261127T210000Z`). */

@@ -79,7 +79,9 @@ export function count(
 }
 
 /** Parses a manifest, or says what is wrong with it. */
-export function parseManifest(text: string): { ok: true; manifest: BackupManifest } | { ok: false; problem: string } {
+export function parseManifest(
+  text: string,
+): { ok: true; manifest: BackupManifest } | { ok: false; problem: string } {
   let doc: unknown;
   try {
     doc = JSON.parse(text);

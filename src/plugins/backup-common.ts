@@ -46,7 +46,8 @@ export const RestoreSource = Type.Object(
           name: Type.String({ minLength: 1, description: 'Bucket asset holding the backup' }),
           path: Type.String({
             minLength: 1,
-            description: "the run's prefix, as a Backup's status.report.manifest.key shows it without manifest.json",
+            description:
+              "the run's prefix, as a Backup's status.report.manifest.key shows it without manifest.json",
           }),
         },
         { additionalProperties: false },
@@ -64,7 +65,9 @@ export function checkRestoreSource(source: RestoreSource): Problem[] {
   return [
     {
       path: 'spec.config.source',
-      message: set.length ? 'set only one of backup, bucket' : 'set one of backup (a Backup name) or bucket (a name and path)',
+      message: set.length
+        ? 'set only one of backup, bucket'
+        : 'set one of backup (a Backup name) or bucket (a name and path)',
     },
   ];
 }
@@ -94,7 +97,8 @@ interface BackupCheckpoint {
 
 async function loadBucket(run: PluginRun, name: string, field: string): Promise<LoadedBucket> {
   const loaded = await run.assets.bucket(run.ref.namespace, name);
-  if (!loaded.ok) throw ApplicationFailure.nonRetryable(`${field}: ${loaded.message}`, FailureType.AssetNotReady);
+  if (!loaded.ok)
+    throw ApplicationFailure.nonRetryable(`${field}: ${loaded.message}`, FailureType.AssetNotReady);
   return loaded.value;
 }
 
@@ -121,7 +125,10 @@ export async function runBackup(
   const name = resumed ? checkpoint!.run : runName(new Date());
   run.heartbeat({ run: name } satisfies BackupCheckpoint);
   const prefix = backupPrefix(run.ref, name, opts.destination.bucket.basePath);
-  const location: ManifestLocation = { bucket: opts.destination.bucket.name, key: `${prefix}${BACKUP_MANIFEST}` };
+  const location: ManifestLocation = {
+    bucket: opts.destination.bucket.name,
+    key: `${prefix}${BACKUP_MANIFEST}`,
+  };
   const where = `Bucket ${run.ref.namespace}/${opts.destination.bucket.name} (S3 bucket ${bucket.name})`;
   const header: ManifestHeader = {
     plugin: opts.plugin,
@@ -134,7 +141,10 @@ export async function runBackup(
   try {
     writer = await BackupWriter.open({ client: bucket.client, bucket: bucket.name, prefix }, header, resumed);
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(`${field}: ${where}: ${(err as Error).message}`, FailureType.BucketWriteFailed);
+    throw ApplicationFailure.nonRetryable(
+      `${field}: ${where}: ${(err as Error).message}`,
+      FailureType.BucketWriteFailed,
+    );
   }
   if (resumed) run.log.info({ run: name, prefix }, 'backup resumed after a lost worker');
   const report = (state: BackupManifest['state'], extra: Partial<BackupReport> = {}) =>
@@ -161,16 +171,31 @@ export async function runBackup(
   try {
     manifest = await writer.complete();
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(`${field}: ${where}: ${(err as Error).message}`, FailureType.BucketWriteFailed);
+    throw ApplicationFailure.nonRetryable(
+      `${field}: ${where}: ${(err as Error).message}`,
+      FailureType.BucketWriteFailed,
+    );
   }
   report('Complete', { counts: manifest.counts });
   run.log.info(
-    { run: name, prefix, items: manifest.totals.items, bytes: manifest.totals.bytes, written: writer.written, skipped: writer.skipped },
+    {
+      run: name,
+      prefix,
+      items: manifest.totals.items,
+      bytes: manifest.totals.bytes,
+      written: writer.written,
+      skipped: writer.skipped,
+    },
     'backup complete',
   );
   return {
     message: `${opts.describe(manifest)}; manifest ${location.key} in Bucket ${location.bucket}`,
-    progress: { items: manifest.totals.items, bytes: manifest.totals.bytes, written: writer.written, alreadyInBucket: writer.skipped },
+    progress: {
+      items: manifest.totals.items,
+      bytes: manifest.totals.bytes,
+      written: writer.written,
+      alreadyInBucket: writer.skipped,
+    },
   };
 }
 

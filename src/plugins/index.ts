@@ -5,6 +5,8 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Kind } from '../api/kinds.js';
+import { bucketToKubernetesObjects } from './bucket-to-kubernetes-objects/index.js';
+import { kubernetesObjectsToBucket } from './kubernetes-objects-to-bucket/index.js';
 import { kubernetesObjectsToKubernetes } from './kubernetes-objects-to-kubernetes/index.js';
 import { customImage } from './custom-image/index.js';
 import { kubernetesObjectsTransformation } from './kubernetes-objects-transformation/index.js';
@@ -22,6 +24,8 @@ export const PLUGINS: readonly Plugin[] = [
   kubernetesObjectsTransformation,
   customImage,
   runSynchronization,
+  kubernetesObjectsToBucket,
+  bucketToKubernetesObjects,
 ] as Plugin[];
 
 /** The plugin named `name`, or undefined. */

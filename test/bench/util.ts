@@ -23,29 +23,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Runs `fn` over `items` with at most `concurrency` calls in flight; rejects on the first error. */
-export async function pool<T>(
-  items: readonly T[],
-  concurrency: number,
-  fn: (item: T, index: number) => Promise<void>,
-  signal?: AbortSignal,
-): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      signal?.throwIfAborted();
-      const i = next++;
-      try {
-        await fn(items[i], i);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-}
+export { pool } from '../../src/pool.js';
 
 /** HTTP status of a @kubernetes/client-node error, if any. */
 export function statusOf(err: unknown): number | undefined {

@@ -4,7 +4,9 @@
  * workflow is left running on a test's task queue after the test).
  */
 import { readFileSync } from 'node:fs';
-import { S3Client } from '@aws-sdk/client-s3';
+import { createHash, createHmac } from 'node:crypto';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { ALL_KINDS, API_VERSION, kindInfo, type Kind } from '../../src/api/kinds.js';
 import type { Resource } from '../../src/api/types.js';
@@ -173,4 +175,54 @@ export async function createBucketAsset(
       },
     },
   });
+}
+
+/** SHA-256 for SignatureV4, from node:crypto (HMAC when given a secret). */
+class Sha256 {
+  private readonly h;
+  constructor(secret?: unknown) {
+    this.h = secret ? createHmac('sha256', secret as Uint8Array) : createHash('sha256');
+  }
+  update(data: unknown): void {
+    this.h.update(data as Uint8Array);
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.h.digest());
+  }
+}
+
+/**
+ * Creates S3 bucket `bucket` on the stack's MinIO with a hard quota of `bytes` (MinIO's admin API,
+ * as `mc quota set` calls it): a real server that refuses every write bigger than the quota, as
+ * a full bucket does.
+ */
+export async function createFullBucket(bucket: string, bytes = 1): Promise<void> {
+  const env = stackEnv();
+  const s3 = bucketClient();
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  s3.destroy();
+  const url = new URL(env.S3_ENDPOINT);
+  const signer = new SignatureV4({
+    service: 's3',
+    region: env.S3_REGION,
+    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+    sha256: Sha256,
+  });
+  const body = JSON.stringify({ quota: bytes, quotatype: 'hard' });
+  const signed = await signer.sign({
+    method: 'PUT',
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: '/minio/admin/v3/set-bucket-quota',
+    query: { bucket },
+    headers: { host: url.host, 'content-type': 'application/json' },
+    body,
+  });
+  const res = await fetch(`${env.S3_ENDPOINT}/minio/admin/v3/set-bucket-quota?bucket=${bucket}`, {
+    method: 'PUT',
+    headers: signed.headers,
+    body,
+  });
+  if (!res.ok) throw new Error(`set-bucket-quota ${bucket}: HTTP ${res.status} ${await res.text()}`);
 }
