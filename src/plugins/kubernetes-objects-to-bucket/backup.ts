@@ -125,6 +125,7 @@ export async function backUpKubernetesObjects(
       );
       counts.objects++;
       counts.bytes += Buffer.byteLength(text);
+      if (counts.objects % 250 === 0) run.progress({ ...counts });
     };
     const selected = new Set(namespaces);
     const crds = new Set(
