@@ -11,6 +11,8 @@ import { kubernetesObjectsTransformation } from './kubernetes-objects-transforma
 import { runSynchronization } from './run-synchronization/index.js';
 import type { AssetReference, Plugin, Problem } from './types.js';
 import { zookeeperToZookeeperNodes } from './zookeeper-to-zookeeper-nodes/index.js';
+import { zookeeperNodesToBucket } from './zookeeper-nodes-to-bucket/index.js';
+import { bucketToZookeeperNodes } from './bucket-to-zookeeper-nodes/index.js';
 
 export { formatProblems, type Problem } from '../api/problems.js';
 export type { Plugin } from './types.js';
@@ -19,6 +21,8 @@ export type { Plugin } from './types.js';
 export const PLUGINS: readonly Plugin[] = [
   kubernetesObjectsToKubernetes,
   zookeeperToZookeeperNodes,
+  zookeeperNodesToBucket,
+  bucketToZookeeperNodes,
   kubernetesObjectsTransformation,
   customImage,
   runSynchronization,

@@ -26,6 +26,7 @@ import {
   deleteTree,
   makeRun,
   openSession,
+  openUp,
   payload,
   readTree,
   type NodeSpec,
@@ -68,13 +69,6 @@ afterAll(async () => {
   src?.close();
   dst?.close();
 });
-
-/** Sets the open ACL on every node under `root` (so the clean-up can delete them). */
-async function openUp(s: ZkSession, path: string): Promise<void> {
-  await s.setAcl(path, [{ perms: Perm.ALL, scheme: 'world', auth: 'anyone' }]);
-  const names = await s.children(path);
-  await Promise.all(names.map((n) => openUp(s, `${path}/${n}`)));
-}
 
 function newRoot(prefix: string): string {
   const root = `/${uniqueName(prefix)}`;

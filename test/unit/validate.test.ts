@@ -214,9 +214,9 @@ describe('validateResource: bad input names the field', () => {
       'spec.config.excludePathRegexp: "[" is not a valid regular expression',
     ],
     [
-      'a Backup (no plugin supports it yet)',
+      'a Backup with an unknown plugin',
       { kind: 'Backup', spec: { plugin: 'velero', config: {} } } as Resource,
-      'spec.plugin: unknown plugin for Backup: "velero"; no plugin supports Backup yet',
+      'spec.plugin: unknown plugin for Backup: "velero"; use one of ',
     ],
     [
       'a Task identifier without resource',
