@@ -19,6 +19,7 @@ import {
   Perm,
   type AclEntry,
 } from '../../src/plugins/zookeeper-to-zookeeper-nodes/logic.js';
+import { digestId } from '../../src/plugins/zookeeper-to-zookeeper-nodes/engine.js';
 import { stackEnv } from './stack-env.js';
 import {
   isEphemeral,
@@ -28,6 +29,15 @@ import {
 } from '../../src/plugins/zookeeper-to-zookeeper-nodes/session.js';
 
 export const ADMIN = { user: 'admin', password: 'password' };
+/** Everything for admin, nothing for anyone else. */
+export const ADMIN_ACL: AclEntry[] = [
+  { perms: Perm.ALL, scheme: 'digest', auth: digestId(ADMIN.user, ADMIN.password) },
+];
+/** Readable by anyone, everything else only for admin: a restrictive ACL a writer must not lock itself out with. */
+export const READ_ONLY_ACL: AclEntry[] = [
+  { perms: Perm.READ, scheme: 'world', auth: 'anyone' },
+  { perms: Perm.READ | Perm.ADMIN, scheme: 'digest', auth: digestId(ADMIN.user, ADMIN.password) },
+];
 
 /** A pipelined session for test set-up (64 requests in flight). */
 export async function openSession(
@@ -74,6 +84,43 @@ export async function buildTree(session: ZkSession, nodes: NodeSpec[]): Promise<
   const withAcl = nodes.filter((n) => n.acl).sort((a, b) => depth(b.path) - depth(a.path));
   for (const n of withAcl) await session.setAcl(n.path, n.acl!);
   return created;
+}
+
+/** A tree of ~3,100 znodes under `root`: 10 × 10 × 30, data of mixed `sizes`, binary. */
+export function bulkTree(root: string, sizes = [0, 16, 200, 1024, 4096, 20_000]): NodeSpec[] {
+  const nodes: NodeSpec[] = [{ path: root, data: Buffer.from('root') }];
+  for (let a = 0; a < 10; a++) {
+    nodes.push({ path: `${root}/a${a}`, data: payload(sizes[a % sizes.length], a) });
+    for (let b = 0; b < 10; b++) {
+      nodes.push({ path: `${root}/a${a}/b${b}`, data: payload(sizes[b % sizes.length], a * 10 + b) });
+      for (let c = 0; c < 30; c++)
+        nodes.push({
+          path: `${root}/a${a}/b${b}/c${c}`,
+          data: payload(sizes[(a + b + c) % sizes.length], a * 1000 + b * 30 + c),
+        });
+    }
+  }
+  return nodes;
+}
+
+/**
+ * The znodes every tree test wants next to a {@link bulkTree}: `big` (`bigBytes` of binary data),
+ * `secure` (admin only), `readonly` (restrictive, with children), `skip` (for an exclusion), and the
+ * empty parents `seq` and `eph` for sequential and ephemeral children.
+ */
+export function specialNodes(root: string, bigBytes: number): NodeSpec[] {
+  return [
+    { path: `${root}/big`, data: payload(bigBytes, 7) },
+    { path: `${root}/secure`, data: Buffer.from('secret'), acl: ADMIN_ACL },
+    { path: `${root}/secure/inner`, data: Buffer.from('inner'), acl: ADMIN_ACL },
+    { path: `${root}/readonly`, data: Buffer.from('ro'), acl: READ_ONLY_ACL },
+    { path: `${root}/readonly/child`, data: Buffer.from('child'), acl: READ_ONLY_ACL },
+    { path: `${root}/readonly/child/leaf`, data: Buffer.from('leaf') },
+    { path: `${root}/skip`, data: Buffer.from('excluded') },
+    { path: `${root}/skip/deep`, data: Buffer.from('excluded too') },
+    { path: `${root}/seq`, data: Buffer.alloc(0) },
+    { path: `${root}/eph`, data: Buffer.alloc(0) },
+  ];
 }
 
 /** What the comparison sees of a znode. */

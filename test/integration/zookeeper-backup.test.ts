@@ -22,13 +22,14 @@ import { backupZooKeeperTree } from '../../src/plugins/zookeeper-nodes-to-bucket
 import { parseChunk } from '../../src/plugins/zookeeper-nodes-to-bucket/format.js';
 import { zookeeperNodesToBucket, type ZookeeperBackupConfig } from '../../src/plugins/zookeeper-nodes-to-bucket/index.js';
 import { connectZooKeeper, zkConstants, type ZkClient } from '../../src/clients/zookeeper.js';
-import { digestId } from '../../src/plugins/zookeeper-to-zookeeper-nodes/engine.js';
-import { Perm, sequenceNumber, type AclEntry } from '../../src/plugins/zookeeper-to-zookeeper-nodes/logic.js';
+import { sequenceNumber } from '../../src/plugins/zookeeper-to-zookeeper-nodes/logic.js';
 import type { ZkSession } from '../../src/plugins/zookeeper-to-zookeeper-nodes/session.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 import {
   ADMIN,
+  ADMIN_ACL,
   buildTree,
+  bulkTree,
   database,
   deleteTree,
   makeRun,
@@ -36,20 +37,14 @@ import {
   openUp,
   payload,
   readTree,
+  specialNodes,
   stackBucket,
-  type NodeSpec,
   type NodeView,
   type TestDatabases,
 } from './zk-tree.js';
 
 const backupExecute = zookeeperNodesToBucket.execute!;
 const restoreExecute = bucketToZookeeperNodes.execute!;
-const ADMIN_ACL: AclEntry[] = [{ perms: Perm.ALL, scheme: 'digest', auth: digestId(ADMIN.user, ADMIN.password) }];
-/** Readable by anyone, everything else only for admin: the restore cannot create children under it. */
-const READ_ONLY_ACL: AclEntry[] = [
-  { perms: Perm.READ, scheme: 'world', auth: 'anyone' },
-  { perms: Perm.READ | Perm.ADMIN, scheme: 'digest', auth: digestId(ADMIN.user, ADMIN.password) },
-];
 const EXCLUDE = '/skip($|/)';
 
 let src: ZkSession;
@@ -156,28 +151,7 @@ describe('backup and restore of a tree of several thousand znodes', () => {
 
   beforeAll(async () => {
     root = newRoot('zkbak', 'src');
-    const sizes = [0, 16, 200, 1024, 4096];
-    const nodes: NodeSpec[] = [{ path: root, data: Buffer.from('root') }];
-    for (let a = 0; a < 10; a++) {
-      nodes.push({ path: `${root}/a${a}`, data: payload(sizes[a % sizes.length], a) });
-      for (let b = 0; b < 10; b++) {
-        nodes.push({ path: `${root}/a${a}/b${b}`, data: payload(sizes[b % sizes.length], a * 10 + b) });
-        for (let c = 0; c < 30; c++)
-          nodes.push({ path: `${root}/a${a}/b${b}/c${c}`, data: payload(sizes[(a + b + c) % sizes.length], a * 1000 + b * 30 + c) });
-      }
-    }
-    nodes.push(
-      { path: `${root}/big`, data: payload(500_000, 7) },
-      { path: `${root}/secure`, data: Buffer.from('secret'), acl: ADMIN_ACL },
-      { path: `${root}/secure/inner`, data: Buffer.from('inner'), acl: ADMIN_ACL },
-      { path: `${root}/readonly`, data: Buffer.from('ro'), acl: READ_ONLY_ACL },
-      { path: `${root}/readonly/child`, data: Buffer.from('child'), acl: READ_ONLY_ACL },
-      { path: `${root}/readonly/child/leaf`, data: Buffer.from('leaf') },
-      { path: `${root}/skip`, data: Buffer.from('excluded') },
-      { path: `${root}/skip/deep`, data: Buffer.from('excluded too') },
-      { path: `${root}/seq`, data: Buffer.alloc(0) },
-      { path: `${root}/eph`, data: Buffer.alloc(0) },
-    );
+    const nodes = [...bulkTree(root, [0, 16, 200, 1024, 4096]), ...specialNodes(root, 500_000)];
     for (let i = 0; i < 8; i++) nodes.push({ path: `${root}/seq/job-`, data: payload(i * 10, i), sequential: true });
     await buildTree(src, nodes);
     // The source's counter runs ahead of its children: the last ones are deleted (a consumed queue).

@@ -6,7 +6,6 @@
  * restore out), and raised sequence counters. A chunk that cannot be read fails its znodes and the
  * restore goes on with the others. See docs/backup-zookeeper.md.
  */
-import { setMaxListeners } from 'node:events';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../../api/errors.js';
 import { BackupReadError, type BackupReader } from '../../bucket/backup-store.js';
@@ -14,10 +13,10 @@ import type { ManifestEntry } from '../../bucket/manifest.js';
 import { openRestoreSource } from '../backup-common.js';
 import type { PluginOutcome, PluginRun } from '../types.js';
 import {
-  connectDatabase,
   COPY_DEFAULTS,
   digestId,
   FATAL_RCS,
+  openRunSession,
   raiseSequenceCounter,
   requestFailureReason,
   rootFailure,
@@ -121,38 +120,19 @@ export async function restoreZooKeeperTree(
   options: Partial<RestoreOptions> = {},
 ): Promise<PluginOutcome> {
   const opts = { ...RESTORE_DEFAULTS, ...options };
-  const { config, ref } = run;
-  const name = config.destination.database.name;
-  const id = `${ref.namespace}/${name}`;
-  const db = await run.assets.database(ref.namespace, name);
-  if (!db.ok) throw ApplicationFailure.nonRetryable(`spec.config.${FIELD}: ${db.message}`, FailureType.AssetNotReady);
-  const { reader, describe } = await openRestoreSource(run, config.source, {
-    backup: BACKUP_PLUGIN,
-    restore: RESTORE_PLUGIN,
-  });
-  const backupRoot = reader.manifest.source.rootPath ?? '/';
-  const root = config.rootPath === undefined ? backupRoot : treeSelection(config, 'restored').root;
-
-  const stop = new AbortController();
-  setMaxListeners(0, stop.signal);
-  const onCancel = () => stop.abort(run.signal.reason);
-  if (run.signal.aborted) onCancel();
-  else run.signal.addEventListener('abort', onCancel, { once: true });
-  let session: ZkSession | undefined;
+  const { config } = run;
+  const { session, stop, id, db, close } = await openRunSession(run, config.destination.database.name, FIELD, opts);
   try {
-    session = await connectDatabase(
-      db.value,
-      { field: FIELD, id },
-      {
-        timeoutMs: opts.connectTimeoutMs,
-        session: { maxInFlight: opts.maxInFlight, signal: stop.signal, attempts: opts.attempts, retryDelayMs: opts.retryDelayMs },
-      },
-    );
-    const identities = ['world:anyone', `digest:${digestId(db.value.auth.user, db.value.auth.password)}`];
+    const { reader, describe } = await openRestoreSource(run, config.source, {
+      backup: BACKUP_PLUGIN,
+      restore: RESTORE_PLUGIN,
+    });
+    const backupRoot = reader.manifest.source.rootPath ?? '/';
+    const root = config.rootPath === undefined ? backupRoot : treeSelection(config, 'restored').root;
+    const identities = ['world:anyone', `digest:${digestId(db.auth.user, db.auth.password)}`];
     return await new TreeRestore({ run, opts, reader, describe, backupRoot, root, session, id, identities, stop }).run();
   } finally {
-    run.signal.removeEventListener('abort', onCancel);
-    session?.close();
+    close();
   }
 }
 

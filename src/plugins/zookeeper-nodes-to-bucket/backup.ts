@@ -4,7 +4,6 @@
  * JSON lines (format.ts) through the shared backup run (backup-common.ts: manifest, checksums,
  * resume, Partial on failure). See docs/backup-zookeeper.md.
  */
-import { setMaxListeners } from 'node:events';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../api/errors.js';
 import { znodeChunkPath } from '../../bucket/layout.js';
@@ -12,9 +11,9 @@ import type { BackupWriter } from '../../bucket/backup-store.js';
 import { runBackup } from '../backup-common.js';
 import type { PluginOutcome, PluginRun } from '../types.js';
 import {
-  connectDatabase,
   COPY_DEFAULTS,
   FATAL_RCS,
+  openRunSession,
   readNode,
   requestFailureReason,
   rootFailure,
@@ -68,29 +67,11 @@ export async function backupZooKeeperTree(
   options: Partial<BackupOptions> = {},
 ): Promise<PluginOutcome> {
   const opts = { ...BACKUP_DEFAULTS, ...options };
-  const { config, ref } = run;
+  const { config } = run;
   const { root, exclude } = treeSelection(config, 'backed up');
   const name = config.source.database.name;
-  const id = `${ref.namespace}/${name}`;
-  const db = await run.assets.database(ref.namespace, name);
-  if (!db.ok) throw ApplicationFailure.nonRetryable(`spec.config.${FIELD}: ${db.message}`, FailureType.AssetNotReady);
-
-  // Our own stop switch: the run's cancellation, or a fatal error of the session.
-  const stop = new AbortController();
-  setMaxListeners(0, stop.signal);
-  const onCancel = () => stop.abort(run.signal.reason);
-  if (run.signal.aborted) onCancel();
-  else run.signal.addEventListener('abort', onCancel, { once: true });
-  let session: ZkSession | undefined;
+  const { session, stop, id, close } = await openRunSession(run, name, FIELD, opts);
   try {
-    session = await connectDatabase(
-      db.value,
-      { field: FIELD, id },
-      {
-        timeoutMs: opts.connectTimeoutMs,
-        session: { maxInFlight: opts.maxInFlight, signal: stop.signal, attempts: opts.attempts, retryDelayMs: opts.retryDelayMs },
-      },
-    );
     try {
       await session.get(root);
     } catch (err) {
@@ -110,8 +91,7 @@ export async function backupZooKeeperTree(
       },
     });
   } finally {
-    run.signal.removeEventListener('abort', onCancel);
-    session?.close();
+    close();
   }
 }
 

@@ -149,11 +149,7 @@ export async function copyZooKeeperTree(
     );
 
   // Our own stop switch: the run's cancellation, or a fatal error of a session.
-  const stop = new AbortController();
-  setMaxListeners(0, stop.signal); // every waiting request listens to it
-  const onCancel = () => stop.abort(run.signal.reason);
-  if (run.signal.aborted) onCancel();
-  else run.signal.addEventListener('abort', onCancel, { once: true });
+  const { stop, release } = stopSwitch(run.signal);
   const sessionOpts = {
     maxInFlight: opts.maxInFlight,
     signal: stop.signal,
@@ -182,7 +178,7 @@ export async function copyZooKeeperTree(
     ];
     return await new TreeCopy({ run, opts, root, exclude, src, dst, identities, stop }).run();
   } finally {
-    run.signal.removeEventListener('abort', onCancel);
+    release();
     for (const e of endpoints) e.session.close();
   }
 }
@@ -209,6 +205,70 @@ export function treeSelection(
       'InvalidSpec',
     );
   return { root, exclude };
+}
+
+/**
+ * A run's own stop switch: aborted when the run is cancelled (with its reason), or by the run
+ * itself (a session's fatal error). Every waiting request listens to it. `release` detaches it
+ * from the run's signal.
+ */
+export function stopSwitch(signal: AbortSignal): { stop: AbortController; release(): void } {
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal);
+  const onCancel = () => stop.abort(signal.reason);
+  if (signal.aborted) onCancel();
+  else signal.addEventListener('abort', onCancel, { once: true });
+  return { stop, release: () => signal.removeEventListener('abort', onCancel) };
+}
+
+/** A session with one Database of a run (a backup's source, a restore's destination). */
+export interface RunSession {
+  session: ZkSession;
+  /** The run's stop switch ({@link stopSwitch}); the session's requests stop with it. */
+  stop: AbortController;
+  /** `namespace/name` of the Database. */
+  id: string;
+  db: LoadedDatabase;
+  /** Closes the session and detaches the stop switch. */
+  close(): void;
+}
+
+/**
+ * Loads the Database `name` of the run's namespace and opens a pipelined session with it, stopped
+ * with the run. Throws a nonRetryable failure naming `field` (under `spec.config.`): AssetNotReady,
+ * or those of {@link connectDatabase}.
+ */
+export async function openRunSession(
+  run: PluginRun,
+  name: string,
+  field: string,
+  opts: Pick<CopyOptions, 'maxInFlight' | 'attempts' | 'retryDelayMs' | 'connectTimeoutMs'>,
+): Promise<RunSession> {
+  const id = `${run.ref.namespace}/${name}`;
+  const db = await run.assets.database(run.ref.namespace, name);
+  if (!db.ok) throw ApplicationFailure.nonRetryable(`spec.config.${field}: ${db.message}`, FailureType.AssetNotReady);
+  const { stop, release } = stopSwitch(run.signal);
+  try {
+    const { maxInFlight, attempts, retryDelayMs } = opts;
+    const session = await connectDatabase(
+      db.value,
+      { field, id },
+      { timeoutMs: opts.connectTimeoutMs, session: { maxInFlight, signal: stop.signal, attempts, retryDelayMs } },
+    );
+    return {
+      session,
+      stop,
+      id,
+      db: db.value,
+      close: () => {
+        release();
+        session.close();
+      },
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
 }
 
 /**
