@@ -13,6 +13,8 @@ import { kubernetesObjectsTransformation } from './kubernetes-objects-transforma
 import { runSynchronization } from './run-synchronization/index.js';
 import type { AssetReference, Plugin, Problem } from './types.js';
 import { zookeeperToZookeeperNodes } from './zookeeper-to-zookeeper-nodes/index.js';
+import { zookeeperNodesToBucket } from './zookeeper-nodes-to-bucket/index.js';
+import { bucketToZookeeperNodes } from './bucket-to-zookeeper-nodes/index.js';
 
 export { formatProblems, type Problem } from '../api/problems.js';
 export type { Plugin } from './types.js';
@@ -21,11 +23,13 @@ export type { Plugin } from './types.js';
 export const PLUGINS: readonly Plugin[] = [
   kubernetesObjectsToKubernetes,
   zookeeperToZookeeperNodes,
+  kubernetesObjectsToBucket,
+  zookeeperNodesToBucket,
+  bucketToKubernetesObjects,
+  bucketToZookeeperNodes,
   kubernetesObjectsTransformation,
   customImage,
   runSynchronization,
-  kubernetesObjectsToBucket,
-  bucketToKubernetesObjects,
 ] as Plugin[];
 
 /** The plugin named `name`, or undefined. */

@@ -12,36 +12,28 @@ import {
   maxSequence,
   Perm,
   sequenceNumber,
-  type AclEntry,
   type CopyCheckpoint,
 } from '../../src/plugins/zookeeper-to-zookeeper-nodes/logic.js';
 import type { ZkSession } from '../../src/plugins/zookeeper-to-zookeeper-nodes/session.js';
 import type { ZookeeperToZookeeperConfig } from '../../src/plugins/zookeeper-to-zookeeper-nodes/index.js';
-import { digestId } from '../../src/plugins/zookeeper-to-zookeeper-nodes/engine.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 import {
   ADMIN,
+  ADMIN_ACL,
   buildTree,
+  bulkTree,
   database,
   deleteTree,
   makeRun,
   openSession,
+  openUp,
   payload,
   readTree,
-  type NodeSpec,
+  specialNodes,
   type TestDatabases,
 } from './zk-tree.js';
 
 const execute = zookeeperToZookeeperNodes.execute!;
-const ADMIN_ACL: AclEntry[] = [
-  { perms: Perm.ALL, scheme: 'digest', auth: digestId(ADMIN.user, ADMIN.password) },
-];
-/** Readable by anyone, everything else only for admin: a restrictive ACL the copy must not lock itself out with. */
-const READ_ONLY_ACL: AclEntry[] = [
-  { perms: Perm.READ, scheme: 'world', auth: 'anyone' },
-  { perms: Perm.READ | Perm.ADMIN, scheme: 'digest', auth: digestId(ADMIN.user, ADMIN.password) },
-];
-
 let srcServers: string[];
 let dstServers: string[];
 let src: ZkSession;
@@ -69,13 +61,6 @@ afterAll(async () => {
   dst?.close();
 });
 
-/** Sets the open ACL on every node under `root` (so the clean-up can delete them). */
-async function openUp(s: ZkSession, path: string): Promise<void> {
-  await s.setAcl(path, [{ perms: Perm.ALL, scheme: 'world', auth: 'anyone' }]);
-  const names = await s.children(path);
-  await Promise.all(names.map((n) => openUp(s, `${path}/${n}`)));
-}
-
 function newRoot(prefix: string): string {
   const root = `/${uniqueName(prefix)}`;
   roots.push(root);
@@ -88,24 +73,6 @@ const cfg = (root: string, extra: Partial<ZookeeperToZookeeperConfig> = {}): Zoo
   rootPath: root,
   ...extra,
 });
-
-/** A tree of ~3,100 znodes: 10 × 10 × 30, mixed sizes, binary data. */
-function bulkTree(root: string): NodeSpec[] {
-  const sizes = [0, 16, 200, 1024, 4096, 20_000];
-  const nodes: NodeSpec[] = [{ path: root, data: Buffer.from('root') }];
-  for (let a = 0; a < 10; a++) {
-    nodes.push({ path: `${root}/a${a}`, data: payload(sizes[a % sizes.length], a) });
-    for (let b = 0; b < 10; b++) {
-      nodes.push({ path: `${root}/a${a}/b${b}`, data: payload(sizes[b % sizes.length], a * 10 + b) });
-      for (let c = 0; c < 30; c++)
-        nodes.push({
-          path: `${root}/a${a}/b${b}/c${c}`,
-          data: payload(sizes[(a + b + c) % sizes.length], a * 1000 + b * 30 + c),
-        });
-    }
-  }
-  return nodes;
-}
 
 async function expectFailure(p: Promise<unknown>): Promise<ApplicationFailure> {
   try {
@@ -124,19 +91,7 @@ describe('a tree of several thousand znodes', () => {
 
   beforeAll(async () => {
     root = newRoot('zkcopy');
-    const nodes = bulkTree(root);
-    nodes.push(
-      { path: `${root}/big`, data: payload(1_000_000, 7) },
-      { path: `${root}/secure`, data: Buffer.from('secret'), acl: ADMIN_ACL },
-      { path: `${root}/secure/inner`, data: Buffer.from('inner'), acl: ADMIN_ACL },
-      { path: `${root}/readonly`, data: Buffer.from('ro'), acl: READ_ONLY_ACL },
-      { path: `${root}/readonly/child`, data: Buffer.from('child'), acl: READ_ONLY_ACL },
-      { path: `${root}/readonly/child/leaf`, data: Buffer.from('leaf') },
-      { path: `${root}/skip`, data: Buffer.from('excluded') },
-      { path: `${root}/skip/deep`, data: Buffer.from('excluded too') },
-      { path: `${root}/seq`, data: Buffer.alloc(0) },
-      { path: `${root}/eph`, data: Buffer.alloc(0) },
-    );
+    const nodes = [...bulkTree(root), ...specialNodes(root, 1_000_000)];
     for (let i = 0; i < 12; i++)
       nodes.push({ path: `${root}/seq/job-`, data: payload(i * 10, i), sequential: true });
     await buildTree(src, nodes);

@@ -216,7 +216,7 @@ describe('validateResource: bad input names the field', () => {
     [
       'a Backup with an unknown plugin (the message lists the known ones)',
       { kind: 'Backup', spec: { plugin: 'velero', config: {} } } as Resource,
-      'spec.plugin: unknown plugin for Backup: "velero"; use one of kubernetes-objects-to-bucket',
+      'spec.plugin: unknown plugin for Backup: "velero"; use one of kubernetes-objects-to-bucket, zookeeper-nodes-to-bucket',
     ],
     [
       'a Task identifier without resource',

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../../api/errors.js';
+import type { LoadedDatabase } from '../../assets/load.js';
 import { connectZooKeeper, zkConstants } from '../../clients/zookeeper.js';
 import type { PluginOutcome, PluginRun } from '../types.js';
 import type { ZookeeperToZookeeperConfig } from './index.js';
@@ -47,6 +48,7 @@ import {
   rcName,
   ZkError,
   ZkSession,
+  type ZkSessionOptions,
   type ZkStat,
 } from './session.js';
 
@@ -97,9 +99,10 @@ export const COPY_DEFAULTS: CopyOptions = {
 export const BUMP_PREFIX = 'zk-copy-seq-bump-';
 
 /** Return codes after which the session is unusable: the copy stops. */
-const FATAL_RCS = new Set<number>([Rc.SESSIONEXPIRED, Rc.AUTHFAILED, Rc.CLOSING]);
+export const FATAL_RCS = new Set<number>([Rc.SESSIONEXPIRED, Rc.AUTHFAILED, Rc.CLOSING]);
 
-type Side = 'source' | 'destination';
+/** Which Database of a run a request went to. */
+export type Side = 'source' | 'destination';
 
 /** Where a node stands on the destination before it is visited. */
 type DestState = 'absent' | 'present';
@@ -124,18 +127,7 @@ export async function copyZooKeeperTree(
 ): Promise<PluginOutcome> {
   const opts = { ...COPY_DEFAULTS, ...options };
   const { config, ref } = run;
-  const root = normalizeRoot(config.rootPath);
-  if (isExcluded(root, undefined))
-    throw ApplicationFailure.nonRetryable(
-      `spec.config.rootPath: ${root} is ZooKeeper's own subtree (${ZOOKEEPER_SUBTREE}), which is never copied`,
-      'InvalidSpec',
-    );
-  const exclude = config.excludePathRegexp !== undefined ? new RegExp(config.excludePathRegexp) : undefined;
-  if (isExcluded(root, exclude))
-    throw ApplicationFailure.nonRetryable(
-      `spec.config.excludePathRegexp: /${config.excludePathRegexp}/ excludes the root path ${root} itself: nothing would be copied`,
-      'InvalidSpec',
-    );
+  const { root, exclude } = treeSelection(config, 'copied');
 
   const ids = {
     source: `${ref.namespace}/${config.sourceName}`,
@@ -157,11 +149,7 @@ export async function copyZooKeeperTree(
     );
 
   // Our own stop switch: the run's cancellation, or a fatal error of a session.
-  const stop = new AbortController();
-  setMaxListeners(0, stop.signal); // every waiting request listens to it
-  const onCancel = () => stop.abort(run.signal.reason);
-  if (run.signal.aborted) onCancel();
-  else run.signal.addEventListener('abort', onCancel, { once: true });
+  const { stop, release } = stopSwitch(run.signal);
   const sessionOpts = {
     maxInFlight: opts.maxInFlight,
     signal: stop.signal,
@@ -169,28 +157,23 @@ export async function copyZooKeeperTree(
     retryDelayMs: opts.retryDelayMs,
   };
 
-  const connect = async (side: Side, db: typeof srcDb & { ok: true }): Promise<Endpoint> => {
+  const connect = async (side: Side, db: LoadedDatabase): Promise<Endpoint> => {
     const field = side === 'source' ? 'sourceName' : 'destinationName';
-    try {
-      const client = await connectZooKeeper({
-        servers: db.value.servers,
-        auth: db.value.auth,
+    const session = await connectDatabase(
+      db,
+      { field, id: ids[side] },
+      {
         timeoutMs: opts.connectTimeoutMs,
-      });
-      return { side, field, id: ids[side], session: new ZkSession(client, sessionOpts) };
-    } catch (err) {
-      const text = (err as Error).message;
-      const auth = /auth/i.test(text);
-      throw ApplicationFailure.nonRetryable(
-        auth
-          ? `spec.config.${field}: Database ${ids[side]} refused the digest credentials of Secret ${ids[side]} (user ${db.value.auth.user})`
-          : `spec.config.${field}: Database ${ids[side]} is unreachable within ${opts.connectTimeoutMs / 1000} s: ${text}`,
-        auth ? FailureType.DatabaseAuthFailed : FailureType.DatabaseUnreachable,
-      );
-    }
+        session: sessionOpts,
+      },
+    );
+    return { side, field, id: ids[side], session };
   };
 
-  const connected = await Promise.allSettled([connect('source', srcDb), connect('destination', dstDb)]);
+  const connected = await Promise.allSettled([
+    connect('source', srcDb.value),
+    connect('destination', dstDb.value),
+  ]);
   const endpoints = connected.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
   try {
     const failedConnect = connected.find((c) => c.status === 'rejected');
@@ -202,13 +185,225 @@ export async function copyZooKeeperTree(
     ];
     return await new TreeCopy({ run, opts, root, exclude, src, dst, identities, stop }).run();
   } finally {
-    run.signal.removeEventListener('abort', onCancel);
+    release();
     for (const e of endpoints) e.session.close();
   }
 }
 
+/**
+ * The root and the exclusion of a tree walk (copy or backup), checked: the root is not inside
+ * `/zookeeper`, and the exclusion does not exclude the root itself. Throws an InvalidSpec failure
+ * naming the field; `verb` says what would not happen to the tree (`copied`, `backed up`).
+ */
+export function treeSelection(
+  config: { rootPath?: string; excludePathRegexp?: string },
+  verb: string,
+): { root: string; exclude: RegExp | undefined } {
+  const root = normalizeRoot(config.rootPath ?? '/');
+  if (isExcluded(root, undefined))
+    throw ApplicationFailure.nonRetryable(
+      `spec.config.rootPath: ${root} is ZooKeeper's own subtree (${ZOOKEEPER_SUBTREE}), which is never ${verb}`,
+      'InvalidSpec',
+    );
+  const exclude = config.excludePathRegexp !== undefined ? new RegExp(config.excludePathRegexp) : undefined;
+  if (isExcluded(root, exclude))
+    throw ApplicationFailure.nonRetryable(
+      `spec.config.excludePathRegexp: /${config.excludePathRegexp}/ excludes the root path ${root} itself: nothing would be ${verb}`,
+      'InvalidSpec',
+    );
+  return { root, exclude };
+}
+
+/**
+ * A run's own stop switch: aborted when the run is cancelled (with its reason), or by the run
+ * itself (a session's fatal error). Every waiting request listens to it. `release` detaches it
+ * from the run's signal.
+ */
+export function stopSwitch(signal: AbortSignal): { stop: AbortController; release(): void } {
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal);
+  const onCancel = () => stop.abort(signal.reason);
+  if (signal.aborted) onCancel();
+  else signal.addEventListener('abort', onCancel, { once: true });
+  return { stop, release: () => signal.removeEventListener('abort', onCancel) };
+}
+
+/** A session with one Database of a run (a backup's source, a restore's destination). */
+export interface RunSession {
+  session: ZkSession;
+  /** The run's stop switch ({@link stopSwitch}); the session's requests stop with it. */
+  stop: AbortController;
+  /** `namespace/name` of the Database. */
+  id: string;
+  db: LoadedDatabase;
+  /** Closes the session and detaches the stop switch. */
+  close(): void;
+}
+
+/**
+ * Loads the Database `name` of the run's namespace and opens a pipelined session with it, stopped
+ * with the run. Throws a nonRetryable failure naming `field` (under `spec.config.`): AssetNotReady,
+ * or those of {@link connectDatabase}.
+ */
+export async function openRunSession(
+  run: PluginRun,
+  name: string,
+  field: string,
+  opts: Pick<CopyOptions, 'maxInFlight' | 'attempts' | 'retryDelayMs' | 'connectTimeoutMs'>,
+): Promise<RunSession> {
+  const id = `${run.ref.namespace}/${name}`;
+  const db = await run.assets.database(run.ref.namespace, name);
+  if (!db.ok)
+    throw ApplicationFailure.nonRetryable(`spec.config.${field}: ${db.message}`, FailureType.AssetNotReady);
+  const { stop, release } = stopSwitch(run.signal);
+  try {
+    const { maxInFlight, attempts, retryDelayMs } = opts;
+    const session = await connectDatabase(
+      db.value,
+      { field, id },
+      {
+        timeoutMs: opts.connectTimeoutMs,
+        session: { maxInFlight, signal: stop.signal, attempts, retryDelayMs },
+      },
+    );
+    return {
+      session,
+      stop,
+      id,
+      db: db.value,
+      close: () => {
+        release();
+        session.close();
+      },
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+/**
+ * Opens a pipelined session with a Database. Throws a nonRetryable failure naming `where.field`
+ * (under `spec.config.`): DatabaseAuthFailed when the digest credentials are refused,
+ * DatabaseUnreachable when no session comes within `timeoutMs`. Never shows the password.
+ */
+export async function connectDatabase(
+  db: LoadedDatabase,
+  where: { field: string; id: string },
+  opts: { timeoutMs: number; session: ZkSessionOptions },
+): Promise<ZkSession> {
+  try {
+    const client = await connectZooKeeper({ servers: db.servers, auth: db.auth, timeoutMs: opts.timeoutMs });
+    return new ZkSession(client, opts.session);
+  } catch (err) {
+    const text = (err as Error).message;
+    const auth = /auth/i.test(text);
+    throw ApplicationFailure.nonRetryable(
+      auth
+        ? `spec.config.${where.field}: Database ${where.id} refused the digest credentials of Secret ${where.id} (user ${db.auth.user})`
+        : `spec.config.${where.field}: Database ${where.id} is unreachable within ${opts.timeoutMs / 1000} s: ${text}`,
+      auth ? FailureType.DatabaseAuthFailed : FailureType.DatabaseUnreachable,
+    );
+  }
+}
+
+/**
+ * The failure of a request on the root path (`err`, when a ZkError): RootPathNotFound when the
+ * source has no root, DatabaseAuthFailed on NOAUTH, else DatabaseUnreachable, each naming
+ * `at.field` (under `spec.config.`). Anything else is returned as it is.
+ */
+export function rootFailure(
+  err: unknown,
+  at: { root: string; side: Side; field: string; id: string; verb: 'read' | 'create' },
+): unknown {
+  if (!(err instanceof ZkError)) return err;
+  if (err.rc === Rc.NONODE && at.side === 'source')
+    return ApplicationFailure.nonRetryable(
+      `spec.config.rootPath: ${at.root} does not exist on the source Database ${at.id}`,
+      FailureType.RootPathNotFound,
+    );
+  if (err.rc === Rc.NOAUTH)
+    return ApplicationFailure.nonRetryable(
+      `spec.config.${at.field}: not authorized to ${at.verb} ${err.path} on Database ${at.id} (NOAUTH): check the user and password in Secret ${at.id}`,
+      FailureType.DatabaseAuthFailed,
+    );
+  return ApplicationFailure.nonRetryable(
+    `spec.config.${at.field}: ${err.op} ${err.path} on Database ${at.id} failed: ${rcName(err.rc)}`,
+    FailureType.DatabaseUnreachable,
+  );
+}
+
+/**
+ * Why a request failed, for a znode's failure (not for the session-ending return codes of
+ * {@link FATAL_RCS}): NOAUTH, a lost connection (with a hint when the request was big), or the
+ * return code's name.
+ */
+export function requestFailureReason(
+  err: ZkError,
+  at: { side: Side; id: string; doing: string; bytes?: number; attempts: number },
+): string {
+  switch (err.rc) {
+    case Rc.NOAUTH:
+      return `NOAUTH ${at.doing} on the ${at.side} Database ${at.id}: not authorized with the credentials of Secret ${at.id}`;
+    case Rc.CONNECTIONLOSS:
+      return at.bytes !== undefined && at.bytes >= LARGE_REQUEST_BYTES
+        ? `connection lost ${at.attempts} times ${at.doing} ${at.bytes} bytes: the ${at.side} Database ${at.id} probably refuses a request this big (jute.maxbuffer)`
+        : `connection lost ${at.doing} on the ${at.side} Database ${at.id}`;
+    default:
+      return `${rcName(err.rc)} ${at.doing} on the ${at.side} Database ${at.id}`;
+  }
+}
+
+/**
+ * Makes the next sequential child of `path` get a number above `maxSeq`. ZooKeeper numbers a
+ * sequential child from the parent's child counter (its cversion when the child is created), so
+ * the counter is probed: a throw-away sequential child shows the number the next one gets. While
+ * it is not above `maxSeq`, throw-away children are created and deleted (pipelined) to raise it.
+ * Says what it did: `unchanged` (already above), `raised`, `too-many` (more than
+ * `maxSequenceBump` throw-away children would be needed: the names are probably not sequential,
+ * and the counter is left alone, with a warning) or `did-not-rise`. Throws a ZkError when a
+ * request fails.
+ */
+export async function raiseSequenceCounter(
+  session: ZkSession,
+  path: string,
+  maxSeq: number,
+  opts: Pick<CopyOptions, 'maxInFlight' | 'maxSequenceBump'> & { log: PluginRun['log'] },
+): Promise<'unchanged' | 'raised' | 'too-many' | 'did-not-rise'> {
+  const prefix = `${BUMP_PREFIX}${randomBytes(4).toString('hex')}-`;
+  const throwAway = async (): Promise<number> => {
+    const made = await session.create(childPath(path, prefix), Buffer.alloc(0), zkConstants.ZOO_SEQUENCE);
+    await session.delete(made);
+    return sequenceNumber(made.slice(made.lastIndexOf('/') + 1)) ?? 0;
+  };
+  let next = (await throwAway()) + 1;
+  let total = 1;
+  if (throwAwayNeeded(next, maxSeq) > opts.maxSequenceBump) {
+    opts.log.warn(
+      { path, maxSeq, next },
+      'sequence counter not raised: too many throw-away children needed (are these names really sequential?)',
+    );
+    return 'too-many';
+  }
+  for (let round = 0; next <= maxSeq && round < 5; round++) {
+    // Each throw-away create raises the counter by one (at least): raise it past maxSeq.
+    const needed = throwAwayNeeded(next, maxSeq);
+    const batch = opts.maxInFlight * 8;
+    for (let start = 0; start < needed; start += batch) {
+      const numbers = await Promise.all(
+        Array.from({ length: Math.min(batch, needed - start) }, () => throwAway()),
+      );
+      next = Math.max(next, ...numbers.map((n) => n + 1));
+    }
+    total += needed;
+  }
+  if (next <= maxSeq) return 'did-not-rise';
+  if (total > 1) opts.log.info({ path, maxSeq, throwAway: total }, 'sequence counter raised');
+  return total > 1 ? 'raised' : 'unchanged';
+}
+
 /** What is read of one node. */
-interface NodeRead {
+export interface NodeRead {
   stat: ZkStat;
   data: Buffer;
   acl: AclEntry[];
@@ -219,7 +414,7 @@ interface NodeRead {
  * Reads a node: stat and data, then its ACL and (when it has some) its children's names.
  * Resolves undefined when it does not exist; throws a ZkError on anything else.
  */
-async function readNode(session: ZkSession, path: string): Promise<NodeRead | undefined> {
+export async function readNode(session: ZkSession, path: string): Promise<NodeRead | undefined> {
   let got: { stat: ZkStat; data: Buffer };
   try {
     got = await session.get(path);
@@ -384,22 +579,7 @@ class TreeCopy {
 
   private rootFailure(err: unknown, end: Endpoint, verb: 'read' | 'create'): unknown {
     this.d.stop.signal.throwIfAborted();
-    const { root } = this.d;
-    if (!(err instanceof ZkError)) return err;
-    if (err.rc === Rc.NONODE && end.side === 'source')
-      return ApplicationFailure.nonRetryable(
-        `spec.config.rootPath: ${root} does not exist on the source Database ${end.id}`,
-        FailureType.RootPathNotFound,
-      );
-    if (err.rc === Rc.NOAUTH)
-      return ApplicationFailure.nonRetryable(
-        `spec.config.${end.field}: not authorized to ${verb} ${err.path} on Database ${end.id} (NOAUTH): check the user and password in Secret ${end.id}`,
-        FailureType.DatabaseAuthFailed,
-      );
-    return ApplicationFailure.nonRetryable(
-      `spec.config.${end.field}: ${err.op} ${err.path} on Database ${end.id} failed: ${rcName(err.rc)}`,
-      FailureType.DatabaseUnreachable,
-    );
+    return rootFailure(err, { root: this.d.root, verb, ...end });
   }
 
   /**
@@ -417,16 +597,7 @@ class TreeCopy {
       this.d.stop.abort(this.fatal);
       throw this.fatal;
     }
-    switch (err.rc) {
-      case Rc.NOAUTH:
-        return `NOAUTH ${doing} on the ${end.side} Database ${end.id}: not authorized with the credentials of Secret ${end.id}`;
-      case Rc.CONNECTIONLOSS:
-        return bytes !== undefined && bytes >= LARGE_REQUEST_BYTES
-          ? `connection lost ${this.d.opts.attempts} times ${doing} ${bytes} bytes: the ${end.side} Database ${end.id} probably refuses a request this big (jute.maxbuffer)`
-          : `connection lost ${doing} on the ${end.side} Database ${end.id}`;
-      default:
-        return `${rcName(err.rc)} ${doing} on the ${end.side} Database ${end.id}`;
-    }
+    return requestFailureReason(err, { doing, bytes, attempts: this.d.opts.attempts, ...end });
   }
 
   private fail(path: string, reason: string): false {
@@ -565,57 +736,21 @@ class TreeCopy {
   }
 
   /**
-   * Makes the next sequential child of `path` on the destination get a number above `maxSeq`.
-   * ZooKeeper numbers a sequential child from the parent's child counter (which also counts the
-   * copy's own creates, and which the stat's cversion only bounds from above), so the counter is
-   * probed: a throw-away sequential child shows the number the next one gets. While it is not
-   * above `maxSeq`, throw-away children are created and deleted (pipelined) to raise it. The
-   * probe is skipped when nothing can have lowered the counter below the copied children: no
-   * sequential child was created by this attempt, the attempt is not a resumed one, and the
-   * cversion is above `maxSeq`.
+   * Makes the next sequential child of `path` on the destination get a number above `maxSeq`
+   * (see {@link raiseSequenceCounter}). The probe is skipped when nothing can have lowered the
+   * counter below the copied children: no sequential child was created by this attempt, the
+   * attempt is not a resumed one, and the cversion is above `maxSeq`.
    */
   private async bumpSequence(path: string, maxSeq: number, created: boolean): Promise<boolean> {
     const { dst, run, opts } = this.d;
-    const prefix = `${BUMP_PREFIX}${randomBytes(4).toString('hex')}-`;
-    const throwAway = async (): Promise<number> => {
-      const made = await dst.session.create(
-        childPath(path, prefix),
-        Buffer.alloc(0),
-        zkConstants.ZOO_SEQUENCE,
-      );
-      await dst.session.delete(made);
-      return sequenceNumber(made.slice(made.lastIndexOf('/') + 1)) ?? 0;
-    };
     try {
       const stat = await dst.session.exists(path);
       if (!stat) return this.fail(path, 'deleted on the destination while its sequence counter was set');
       if (!created && this.resumedFrom === 0 && stat.cversion > maxSeq) return true;
-      let next = (await throwAway()) + 1;
-      let total = 1;
-      if (throwAwayNeeded(next, maxSeq) > opts.maxSequenceBump) {
-        run.log.warn(
-          { path, maxSeq, next },
-          'sequence counter not raised: too many throw-away children needed (are these names really sequential?)',
-        );
-        return true;
-      }
-      for (let round = 0; next <= maxSeq && round < 5; round++) {
-        // Each throw-away create raises the counter by one (at least): raise it past maxSeq.
-        const needed = throwAwayNeeded(next, maxSeq);
-        const batch = opts.maxInFlight * 8;
-        for (let start = 0; start < needed; start += batch) {
-          const numbers = await Promise.all(
-            Array.from({ length: Math.min(batch, needed - start) }, () => throwAway()),
-          );
-          next = Math.max(next, ...numbers.map((n) => n + 1));
-        }
-        total += needed;
-      }
-      if (next <= maxSeq)
-        return this.fail(path, 'its sequence counter did not rise (is another client deleting children?)');
-      if (total > 1)
-        run.log.info({ path, maxSeq, throwAway: total }, 'sequence counter raised on the destination');
-      return true;
+      const raised = await raiseSequenceCounter(dst.session, path, maxSeq, { ...opts, log: run.log });
+      return raised === 'did-not-rise'
+        ? this.fail(path, 'its sequence counter did not rise (is another client deleting children?)')
+        : true;
     } catch (err) {
       return this.fail(path, this.reason(err, dst, 'raising its sequence counter'));
     }

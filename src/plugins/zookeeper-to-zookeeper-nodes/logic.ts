@@ -242,15 +242,20 @@ export interface NodeFailure {
   reason: string;
 }
 
-/** The message of a copy that ended with failed nodes: how many, and the first few. */
-export function failureSummary(failed: number, first: readonly NodeFailure[], shown = 5): string {
+/** The message of a run that ended with failed nodes: how many, and the first few (`verb`: copied, backed up, restored). */
+export function failureSummary(
+  failed: number,
+  first: readonly NodeFailure[],
+  shown = 5,
+  verb = 'copied',
+): string {
   const list = first
     .slice(0, shown)
     .map((f) => `${f.path} (${f.reason})`)
     .join('; ');
   const more =
     failed > Math.min(shown, first.length) ? `; and ${failed - Math.min(shown, first.length)} more` : '';
-  return `${failed} znode${failed === 1 ? '' : 's'} could not be copied: ${list}${more}`;
+  return `${failed} znode${failed === 1 ? '' : 's'} could not be ${verb}: ${list}${more}`;
 }
 
 /** A one-line summary of counters, for messages. */

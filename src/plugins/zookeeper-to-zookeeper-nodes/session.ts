@@ -58,6 +58,9 @@ export interface ZkStat {
   dataLength: number;
   /** A session id as a decimal string; `'0'` for a persistent node. */
   ephemeralOwner: string;
+  /** Creation and last modification time (the addon gives Dates). */
+  ctime?: Date;
+  mtime?: Date;
 }
 
 /** Whether `stat` is an ephemeral node's. */
