@@ -19,6 +19,7 @@ import type {
   TaskRunSpec,
 } from '../src/api/types.js';
 import { validateResource as validate, type ResourceValidation } from '../src/validate.js';
+import { taskRunRestart } from '../src/api/restart.js';
 import { isNotFound, kubeErrorText } from '../src/kube/errors.js';
 import type { Logger } from '../src/logger.js';
 import { referencesOf, type Problem } from '../src/plugins/index.js';
@@ -96,11 +97,21 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
     async validateResource(input: {
       ref: ResourceRef;
       spec: unknown;
-    }): Promise<ResourceValidation & { stage: 'spec' | 'references' }> {
+    }): Promise<
+      ResourceValidation & {
+        stage: 'spec' | 'references';
+        /** A TaskRun's restart settings: its Task's, overridden by its own. */
+        restart?: Pick<PluginSpec, 'restartPolicy' | 'backoffLimit'>;
+      }
+    > {
       const result = validate({ kind: input.ref.kind, spec: input.spec } as Resource);
       if (result.problems.length > 0) return { ...result, stage: 'spec' };
       const problems = await referenceProblems(input.ref, input.spec, result.config ?? {});
-      return { ...result, problems, stage: 'references' };
+      if (input.ref.kind !== 'TaskRun') return { ...result, problems, stage: 'references' };
+      const run = input.spec as TaskRunSpec;
+      const task = await getResource('Task', input.ref.namespace, run.taskName);
+      const restart = taskRunRestart(task?.spec as PluginSpec | undefined, run);
+      return { ...result, problems, stage: 'references', restart };
     },
 
     /** Checks one asset (KubernetesCluster, Bucket, Database): Secret, credentials, reachability. */

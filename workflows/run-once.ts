@@ -104,7 +104,8 @@ async function runOnce(input: ResourceInput): Promise<Phase> {
     status,
     event: { type: 'Normal', reason: 'Started', message: 'run started' },
   });
-  const limit = restartLimitOf(input.spec);
+  // A TaskRun restarts as its Task says (validateResource read it), unless it says otherwise.
+  const limit = restartLimitOf(v.restart ?? input.spec);
   if (limit > 0) status = { ...status, restarts: 0, restartLimit: limit };
   for (let restarts = 0; ; restarts++) {
     try {

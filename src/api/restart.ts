@@ -12,7 +12,21 @@ const RESTART_BACKOFF: Backoff = { initialMs: 10_000, maxMs: 6 * 60_000 };
 /** Failure types no restart can cure. */
 export const FINAL_FAILURES = new Set(['InvalidSpec', 'PluginNotImplemented']);
 
-/** How many restarts `spec` allows after a failure: 0 for `Never` (and for TaskRun, whose Task decides). */
+/**
+ * The restart settings of a TaskRun: its Task's `restartPolicy` and `backoffLimit`, each
+ * overridden by the TaskRun's own when set.
+ */
+export function taskRunRestart(
+  task: Partial<PluginSpec> | undefined,
+  run: { restartPolicy?: PluginSpec['restartPolicy']; backoffLimit?: number },
+): Pick<PluginSpec, 'restartPolicy' | 'backoffLimit'> {
+  return {
+    restartPolicy: run.restartPolicy ?? task?.restartPolicy,
+    backoffLimit: run.backoffLimit ?? task?.backoffLimit,
+  };
+}
+
+/** How many restarts `spec` allows after a failure: 0 for `Never` (a TaskRun passes {@link taskRunRestart}). */
 export function restartLimitOf(spec: unknown): number {
   const s = (spec ?? {}) as Partial<PluginSpec>;
   if (s.restartPolicy !== 'OnFailure' && s.restartPolicy !== 'Always') return 0;

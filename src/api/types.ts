@@ -106,6 +106,10 @@ export interface TaskRunSpec {
   taskName: string;
   /** Change nothing; report what would change (an addition to the seed's API). */
   dryRun?: boolean;
+  /** Overrides the Task's `restartPolicy` for this run (an addition to the seed's API). */
+  restartPolicy?: RestartPolicy;
+  /** Overrides the Task's `backoffLimit` for this run (an addition to the seed's API). */
+  backoffLimit?: number;
 }
 
 /** The spec type of each kind. */

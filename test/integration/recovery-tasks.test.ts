@@ -199,3 +199,28 @@ it("the seed's sample 6.1.4 (a patch of /labels/test) ends with a per-object rep
   expect(done.status?.message).toMatch(/spec\.config\.resources\[0\] .*\/(web|api|worker): /);
   expect(await replicas()).toEqual({ web: 2, api: 2, worker: 2, 'left-alone': 0 });
 }, 120_000);
+
+it("a TaskRun restarts as its Task's restartPolicy says, up to backoffLimit, unless the TaskRun overrides it", async () => {
+  const failing = scaleUp([{ op: 'remove', path: '/metadata/labels/not-there' }]);
+  await create('Task', 'retrying', { ...failing, restartPolicy: 'OnFailure', backoffLimit: 1 });
+  await create('TaskRun', 'retried', { taskName: 'retrying' });
+  const retried = await eventually(
+    'TaskRun retried to fail after its restart',
+    async () => {
+      const r = await getResource(custom, 'TaskRun', ns, 'retried');
+      return r?.status?.phase === 'Failed' ? r : undefined;
+    },
+    90_000,
+  );
+  expect(retried.status).toMatchObject({ restarts: 1, restartLimit: 1 });
+  expect(retried.status?.message).toMatch(/\(after 1 of 1 restarts\)$/);
+  expect(retried.status?.conditions?.find((c) => c.type === 'Failed')?.reason).toBe(
+    'TransformationIncomplete',
+  );
+
+  await create('TaskRun', 'once', { taskName: 'retrying', restartPolicy: 'Never' });
+  const once = await finished('once');
+  expect(once.status?.phase).toBe('Failed');
+  expect(once.status?.restarts).toBeUndefined();
+  expect(once.status?.message).not.toMatch(/restarts/);
+}, 150_000);

@@ -1,5 +1,5 @@
 /** restartPolicy of the run-once kinds, as on a Job. */
-import { restartDelayMs, restartLimitOf } from '../../src/api/restart.js';
+import { restartDelayMs, restartLimitOf, taskRunRestart } from '../../src/api/restart.js';
 
 describe('restartLimitOf', () => {
   it.each([
@@ -20,5 +20,20 @@ describe('restartDelayMs', () => {
     expect([1, 2, 3, 4, 5, 6, 7].map(restartDelayMs)).toEqual([
       10_000, 20_000, 40_000, 80_000, 160_000, 320_000, 360_000,
     ]);
+  });
+});
+
+describe('taskRunRestart', () => {
+  it.each([
+    [{ restartPolicy: 'OnFailure', backoffLimit: 2 }, {}, { restartPolicy: 'OnFailure', backoffLimit: 2 }],
+    [
+      { restartPolicy: 'OnFailure', backoffLimit: 2 },
+      { restartPolicy: 'Never' },
+      { restartPolicy: 'Never', backoffLimit: 2 },
+    ],
+    [{ restartPolicy: 'OnFailure' }, { backoffLimit: 0 }, { restartPolicy: 'OnFailure', backoffLimit: 0 }],
+    [undefined, { restartPolicy: 'OnFailure' }, { restartPolicy: 'OnFailure', backoffLimit: undefined }],
+  ] as const)('Task %p, TaskRun %p → %p', (task, run, want) => {
+    expect(taskRunRestart(task, run)).toEqual(want);
   });
 });
