@@ -332,6 +332,33 @@ describe('run-synchronization Task', () => {
     expect(done.status?.message).toMatch(/^Synchronization run-failing failed: .*example\.com\/v1/);
   }, 90_000);
 
+  it("a restart of the TaskRun (its Task's restartPolicy) makes the failed Synchronization again", async () => {
+    await create('Task', 'retried-task', {
+      plugin: 'run-synchronization',
+      restartPolicy: 'OnFailure',
+      backoffLimit: 1,
+      config: { template: { spec: { plugin: 'kubernetes-objects-to-kubernetes', config: FAILING } } },
+    });
+    await create('TaskRun', 'run-retried', { taskName: 'retried-task' });
+    const first = await eventually('the first Synchronization to fail', async () => {
+      const s = await getResource(custom, 'Synchronization', ns, 'run-retried');
+      return s?.status?.phase === 'Failed' ? s : undefined;
+    });
+    const done = await eventually(
+      'TaskRun run-retried to fail after its restart',
+      async () => {
+        const r = await getResource(custom, 'TaskRun', ns, 'run-retried');
+        return r?.status?.phase === 'Failed' ? r : undefined;
+      },
+      90_000,
+    );
+    expect(done.status).toMatchObject({ restarts: 1, restartLimit: 1 });
+    expect(done.status?.message).toMatch(/^Synchronization run-retried failed: .*\(after 1 of 1 restarts\)$/);
+    const second = (await getResource(custom, 'Synchronization', ns, 'run-retried'))!;
+    expect(second.metadata.uid).not.toBe(first.metadata.uid);
+    expect(second.status?.phase).toBe('Failed');
+  }, 150_000);
+
   it('deleting a running TaskRun deletes the Synchronization it started', async () => {
     await create('Task', 'slow-task', {
       plugin: 'run-synchronization',

@@ -37,6 +37,26 @@ export async function runSynchronizationOnce(
   const name = synchronizationNameOf(ref.name);
   const target = { group, version: API_VERSION, namespace: ref.namespace, plural, name };
   const { metadata, spec } = config.template;
+  const owned = (s: Resource | undefined) => s?.metadata.ownerReferences?.some((o) => o.uid === ref.uid);
+  // A restart (restartPolicy) starts without a checkpoint: the Synchronization an earlier attempt
+  // left Failed is deleted and made again. A retried attempt (a lost worker) follows its own.
+  const resumed = (run.checkpoint as { synchronization?: string } | undefined)?.synchronization;
+  const earlier = await getCustomObject(custom, 'Synchronization', ref.namespace, name);
+  if (!resumed && owned(earlier) && earlier?.status?.phase === 'Failed') {
+    await custom.deleteNamespacedCustomObject(target).catch((err) => {
+      if (!isNotFound(err)) throw err;
+    });
+    const deadline = Date.now() + 120_000;
+    while (await getCustomObject(custom, 'Synchronization', ref.namespace, name)) {
+      if (Date.now() > deadline || signal.aborted)
+        throw ApplicationFailure.nonRetryable(
+          `Synchronization ${ref.namespace}/${name} of an earlier attempt did not go within 120 s`,
+          SYNCHRONIZATION_FAILED,
+        );
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    log.info({ synchronization: name }, 'restart: the failed synchronization of the earlier attempt deleted');
+  }
   try {
     await custom.createNamespacedCustomObject({
       ...target,
@@ -66,13 +86,13 @@ export async function runSynchronizationOnce(
   } catch (err) {
     if (!isConflict(err)) throw err;
   }
-  const owned = (s: Resource | undefined) => s?.metadata.ownerReferences?.some((o) => o.uid === ref.uid);
   const first = await getCustomObject(custom, 'Synchronization', ref.namespace, name);
   if (!owned(first))
     throw ApplicationFailure.nonRetryable(
       `Synchronization ${ref.namespace}/${name} exists and was not created by this TaskRun`,
       'SynchronizationConflict',
     );
+  run.heartbeat({ synchronization: first!.metadata.uid });
   const removeSynchronization = () =>
     custom.deleteNamespacedCustomObject(target).catch((err) => {
       if (!isNotFound(err)) throw err;
