@@ -154,6 +154,12 @@ describe('cleaning, patching, marking', () => {
     const bad = applyUserPatch(deployment, [{ op: 'replace', path: '/labels/test', value: 'ok' }]);
     expect(bad.ok).toBe(false);
     expect((bad as { error: string }).error).toMatch(/operation 0.*\/labels\/test/);
+    // The failing operation is named by its own index, not the first one's.
+    const second = applyUserPatch(deployment, [
+      { op: 'replace', path: '/spec/replicas', value: 2 },
+      { op: 'add', path: '/spec/template/env/-', value: 'x' },
+    ]);
+    expect((second as { error: string }).error).toMatch(/operation 1: .*\/spec\/template\/env\/-/);
   });
 
   it('skips a remove of a missing path with skipIfNotFoundOnDelete, and fails without it', () => {

@@ -118,8 +118,11 @@ export function applyUserPatch(
     const { newDocument } = jsonpatch.applyPatch(obj, effective as Operation[], true, false);
     return { ok: true, object: newDocument };
   } catch (err) {
-    const e = err as { name?: string; message?: string; index?: number };
-    const at = e.index !== undefined ? ` (operation ${e.index}: ${JSON.stringify(effective[e.index])})` : '';
+    const e = err as { name?: string; message?: string; index?: number; operation?: unknown };
+    // fast-json-patch's validator reports index 0 for any operation; the operation itself is right.
+    const found = e.operation !== undefined ? effective.indexOf(e.operation as PatchOperation) : -1;
+    const index = found >= 0 ? found : e.index;
+    const at = index !== undefined ? ` (operation ${index}: ${JSON.stringify(effective[index])})` : '';
     return { ok: false, error: `${(e.message ?? String(err)).split('\n')[0]}${at}` };
   }
 }

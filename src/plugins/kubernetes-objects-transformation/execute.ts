@@ -21,6 +21,7 @@ import jsonpatch, { type Operation } from 'fast-json-patch';
 import { resolveType } from '../../kube/discovery.js';
 import { isConflict, isNotFound, kubeErrorText } from '../../kube/errors.js';
 import { listAllPages } from '../../kube/list.js';
+import { pool } from '../../pool.js';
 import { fitName } from '../../kube/names.js';
 import { formatLabelSelector } from '../../kube/selectors.js';
 import { applyUserPatch, type KubeObject } from '../kubernetes-objects-to-kubernetes/transform.js';
@@ -220,15 +221,24 @@ export async function transformObjects(run: PluginRun<TransformationConfig>): Pr
           }
         }
       };
-      for (let at = 0; at < items.length && !signal.aborted; at += CONCURRENCY) {
-        for (const r of await Promise.all(items.slice(at, at + CONCURRENCY).map(one))) {
+      let done = 0;
+      await pool(
+        items,
+        CONCURRENCY,
+        async (item) => {
+          const r = await one(item);
           count(report, r);
           if (r.result === 'failed')
             log.warn({ object: r.object, resource: report.resource, err: r.error }, 'object not patched');
-        }
-        run.heartbeat();
-        publish();
-      }
+          if (++done % CONCURRENCY === 0) {
+            run.heartbeat();
+            publish();
+          }
+        },
+        signal,
+      ).catch((err: unknown) => {
+        if (!signal.aborted) throw err;
+      });
     } catch (err) {
       report.error = (err as Error).message;
       report.failed++;
