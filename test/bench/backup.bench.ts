@@ -23,13 +23,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { createLogger } from '../../src/logger.js';
 import { bucketToKubernetesObjects } from '../../src/plugins/bucket-to-kubernetes-objects/index.js';
@@ -38,7 +32,7 @@ import type { PluginOutcome } from '../../src/plugins/types.js';
 import { readEnv } from '../../tools/stack/stack.js';
 import { configMapBody, createNamespaces, deleteNamespaces, kubeConfig } from './kube.js';
 import { renderTable, type Row } from './report.js';
-import { pool, secs } from './util.js';
+import { emptyPrefix, pool, secs } from './util.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TARGET_RATIO = 1.3;
@@ -114,19 +108,6 @@ function pluginRun(opts: {
     dryRun: false,
     signal: new AbortController().signal,
   } as never;
-}
-
-/** Deletes every key under `prefix`. */
-async function emptyPrefix(s3: S3Client, bucket: string, prefix: string): Promise<void> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    const keys = (page.Contents ?? []).map((c) => ({ Key: c.Key! }));
-    if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
-    token = page.NextContinuationToken;
-  } while (token);
 }
 
 async function main(): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * Small helpers of the benchmark: abortable sleeps, a bounded-concurrency pool, retries of setup
- * calls, percentiles and number formatting. No I/O of their own.
+ * calls, percentiles and number formatting, and emptying a bucket prefix.
  */
+import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { kubeErrorText } from '../../src/kube/errors.js';
 
 /** Sleeps `ms`, or rejects at once when `signal` aborts. */
@@ -122,3 +123,16 @@ export const millis = (ms: number): string => (Number.isFinite(ms) ? `${Math.rou
 /** Mebibytes with one decimal. */
 export const mib = (bytes: number): string =>
   Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : 'n/a';
+
+/** Deletes every key under `prefix`. */
+export async function emptyPrefix(s3: S3Client, bucket: string, prefix: string): Promise<void> {
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    const keys = (page.Contents ?? []).map((c) => ({ Key: c.Key! }));
+    if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
+    token = page.NextContinuationToken;
+  } while (token);
+}

@@ -12,7 +12,8 @@ import { type KubernetesObject } from '@kubernetes/client-node';
 import jsonpatch from 'fast-json-patch';
 import { liveSyncPrefix, objectPath, resourceFolder, type GVR } from '../../bucket/layout.js';
 import type { ServedType } from '../../kube/discovery.js';
-import { isConflict, isNotFound, kubeErrorText } from '../../kube/errors.js';
+import { isConflict, isNotFound, kubeErrorText, statusOf } from '../../kube/errors.js';
+import { pool } from '../../pool.js';
 import {
   applyUserPatch,
   cleanForDestination,
@@ -82,6 +83,16 @@ export async function restoreEntry(ctx: RestoreContext): Promise<ObjectResult[]>
         error: `no original in the bucket at ${prefix}${objectPath(ctx.gvr, { namespace: obj.metadata?.namespace, name: String(obj.metadata?.name) })}`,
       });
   }
+  const byName = new Map(
+    ctx.selected.map((o) => [
+      display({ namespace: o.metadata?.namespace, name: String(o.metadata?.name) }),
+      {
+        apiVersion: ctx.type.apiVersion,
+        kind: ctx.type.kind,
+        ...(JSON.parse(JSON.stringify(o)) as KubeObject),
+      },
+    ]),
+  );
   const restoreOne = async (key: string): Promise<ObjectResult> => {
     const target = objectOfKey(key);
     const object = display(target);
@@ -103,24 +114,46 @@ export async function restoreEntry(ctx: RestoreContext): Promise<ObjectResult[]>
     if (!patched.ok) return { object, result: 'failed', error: patched.error };
     const desired = patched.object;
     const header = { apiVersion: ctx.type.apiVersion, kind: ctx.type.kind, metadata: { ...target } };
+    const read = async (): Promise<KubeObject | undefined> => {
+      try {
+        return JSON.parse(JSON.stringify(await ctx.api.read(header as never))) as KubeObject;
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    };
+    // The entry's list already holds the selected objects: no read per object. One the selector
+    // did not list may still exist: a dry run reads it; a real run learns it from create's 409.
+    const listed = byName.get(object);
     let existing: KubeObject | undefined;
     try {
-      existing = JSON.parse(JSON.stringify(await ctx.api.read(header as never))) as KubeObject;
+      existing = listed ?? (ctx.dryRun ? await read() : undefined);
     } catch (err) {
-      if (!isNotFound(err)) return { object, result: 'failed', error: kubeErrorText(err) };
+      return { object, result: 'failed', error: kubeErrorText(err) };
+    }
+    if (!existing && !ctx.dryRun) {
+      try {
+        await ctx.api.create(desired as KubernetesObject);
+        ctx.onRestored(object, key);
+        return { object, result: 'restored', from: key };
+      } catch (err) {
+        if (statusOf(err) !== 409) return { object, result: 'failed', error: kubeErrorText(err) };
+      }
+      try {
+        existing = await read();
+      } catch (err) {
+        return { object, result: 'failed', error: kubeErrorText(err) };
+      }
+      if (!existing) return { object, result: 'failed', error: 'changed while it was restored; run again' };
     }
     const diff = existing ? jsonpatch.compare(comparable(existing), comparable(desired)) : undefined;
     if (diff && diff.length === 0) return { object, result: 'unchanged' };
     if (ctx.dryRun) return { object, result: 'would-restore', patch: diff, from: key };
     try {
-      if (existing) {
-        await ctx.api.replace({
-          ...desired,
-          metadata: { ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion },
-        } as KubernetesObject);
-      } else {
-        await ctx.api.create(desired as KubernetesObject);
-      }
+      await ctx.api.replace({
+        ...desired,
+        metadata: { ...desired.metadata, resourceVersion: existing!.metadata?.resourceVersion },
+      } as KubernetesObject);
     } catch (err) {
       const why = isConflict(err) ? 'changed while it was restored; run again' : kubeErrorText(err);
       return { object, result: 'failed', error: why };
@@ -128,7 +161,8 @@ export async function restoreEntry(ctx: RestoreContext): Promise<ObjectResult[]>
     ctx.onRestored(object, key);
     return { object, result: 'restored', from: key, ...(diff && { patch: diff }) };
   };
-  for (let at = 0; at < keys.length; at += 16)
-    results.push(...(await Promise.all(keys.slice(at, at + 16).map(restoreOne))));
+  await pool(keys, 16, async (key) => {
+    results.push(await restoreOne(key));
+  });
   return results;
 }
