@@ -6,7 +6,9 @@
  * exposition, and every log line, is searched for the S3 secret key, the kubeconfigs' keys and
  * tokens, and sentinel values planted in a replicated Secret: none may appear, nor object names.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION } from '../../src/api/kinds.js';
@@ -15,7 +17,7 @@ import { createLogger } from '../../src/logger.js';
 import { startOrchestrator, type Orchestrator } from '../../src/orchestrator.js';
 import { PREFIX } from '../../src/metrics/metrics.js';
 import { find, parseSamples, valueOf, type Sample } from './metrics-text.js';
-import { orchestratorKubeConfig } from './rbac.js';
+import { orchestratorKubeConfig, orchestratorKubeconfigFile } from './rbac.js';
 import {
   clusterClients,
   createBucketAsset,
@@ -395,5 +397,73 @@ describe('no secret, and no object name, in the metrics or the logs', () => {
     const values = new Set(samples.flatMap((x) => Object.values(x.labels)));
     for (const name of [sentinel.name, 'cm-1', 'cm-2', 'cm-3', 'cm-a', 'cm-q'])
       expect(values.has(name)).toBe(false);
+  });
+});
+
+/** A port free right now on 127.0.0.1. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('the orchestrator process (src/main.ts)', () => {
+  it('logs its metrics URLs, serves /metrics and the Temporal SDK worker metrics on their ports', async () => {
+    const [port, sdkPort] = [await freePort(), await freePort()];
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/main.ts',
+        '--temporal-address',
+        env.TEMPORAL_ADDRESS,
+        '--kubeconfig',
+        await orchestratorKubeconfigFile(),
+        '--task-queue',
+        uniqueName('metrics-process'),
+        '--namespaces',
+        uniqueName('metrics-none'), // watches a namespace with nothing in it
+        '--metrics-address',
+        '127.0.0.1',
+        '--metrics-port',
+        String(port),
+        '--temporal-metrics-port',
+        String(sdkPort),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    try {
+      const running = await eventually('the orchestrator running line', async () =>
+        output.split('\n').find((l) => l.includes('"msg":"orchestrator running"')),
+      );
+      const listening = output.split('\n').find((l) => l.includes('"msg":"metrics listening"'));
+      expect(JSON.parse(listening!).url).toBe(`http://127.0.0.1:${port}/metrics`);
+      expect(JSON.parse(running)).toMatchObject({
+        metrics: `http://127.0.0.1:${port}/metrics`,
+        temporalMetrics: `http://127.0.0.1:${sdkPort}/metrics`,
+      });
+      const ours = parseSamples(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      expect(find(ours, m('bridge_queue_depth'))).toHaveLength(1);
+      // The SDK's worker metrics, Prometheus-style: _total counters, seconds.
+      const sdk = await eventually('the worker metrics of the Temporal SDK', async () => {
+        const text = await (await fetch(`http://127.0.0.1:${sdkPort}/metrics`)).text();
+        return text.includes('temporal_worker_task_slots_available') && text;
+      });
+      const samples = parseSamples(sdk);
+      expect(
+        find(samples, 'temporal_worker_task_slots_available', { worker_type: 'ActivityWorker' }).length,
+      ).toBe(1);
+      expect(find(samples, 'temporal_request_total').length).toBeGreaterThan(0);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 });
