@@ -3,9 +3,9 @@
  * Other paths (the health endpoints another issue adds) go in {@link startMetricsServer}'s routes.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
+import { listen } from '../net/listen.js';
 
 /** Options of {@link startMetricsServer}. */
 export interface MetricsServerOptions {
@@ -50,25 +50,9 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const { port, base, close } = await listen(server, { ...opts, scheme: 'http' });
   server.on('error', (err) => log.error({ err: err.message }, 'metrics server error'));
-  const port = (server.address() as AddressInfo).port;
-  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  const url = `http://${host}:${port}/metrics`;
+  const url = `${base}/metrics`;
   log.info({ url }, 'metrics listening');
-  return {
-    url,
-    port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
+  return { url, port, close };
 }

@@ -8,7 +8,6 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION } from '../../src/api/kinds.js';
@@ -29,6 +28,7 @@ import {
   target,
 } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
+import { freePort } from '../bench/util.js';
 
 const env = stackEnv();
 const { kc, custom } = managementClients();
@@ -399,15 +399,6 @@ describe('no secret, and no object name, in the metrics or the logs', () => {
       expect(values.has(name)).toBe(false);
   });
 });
-
-/** A port free right now on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('the orchestrator process (src/main.ts)', () => {
   it('logs its metrics URLs, serves /metrics and the Temporal SDK worker metrics on their ports', async () => {
