@@ -7,6 +7,7 @@ import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { AssetLoader } from '../src/assets/load.js';
 import type { Logger } from '../src/logger.js';
+import type { Metrics } from '../src/metrics/metrics.js';
 import { createPlanActivities } from './plans.js';
 import { createPluginActivities } from './plugins.js';
 import { createReplicationActivities } from './replication.js';
@@ -26,6 +27,8 @@ export interface ActivityDeps {
    * see src/assets/kubeconfig-policy.ts).
    */
   allowKubeconfigExec?: boolean;
+  /** The orchestrator's metrics, built once at start-up (src/metrics/metrics.ts). */
+  metrics: Metrics;
 }
 
 /** What {@link createActivities} returns; workflows import this type only. */

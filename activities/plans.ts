@@ -24,6 +24,7 @@ import { getCustomObject, patchStatus } from '../src/kube/objects.js';
 import { fitName, MAX_NAME, shortHash } from '../src/kube/names.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 import { PLAN_FIRING_WORKFLOW_TYPE } from '../src/api/contract.js';
+import type { Metrics } from '../src/metrics/metrics.js';
 
 /** What {@link createPlanActivities} needs. */
 export interface PlanActivityDeps {
@@ -31,6 +32,8 @@ export interface PlanActivityDeps {
   log: Logger;
   /** The Temporal client and the task queue scheduled workflows run on. */
   temporal: { client: Client; taskQueue: string };
+  /** The orchestrator's metrics (the plan's last success timestamp). */
+  metrics: Metrics;
 }
 
 /** Label on each Synchronization a plan creates, naming the plan (hashed when too long for a label). */
@@ -123,6 +126,11 @@ export function createPlanActivities(deps: PlanActivityDeps) {
       .filter((t): t is string => typeof t === 'string')
       .sort()
       .at(-1);
+    if (lastSuccessfulTime)
+      deps.metrics.runs.planLastSuccess.set(
+        { namespace: plan.namespace, plan: plan.name },
+        Date.parse(lastSuccessfulTime) / 1000,
+      );
     await patchStatus(custom, plan, {
       active,
       ...(lastSuccessfulTime && { lastSuccessfulTime }),
@@ -190,6 +198,7 @@ export function createPlanActivities(deps: PlanActivityDeps) {
       } catch (err) {
         if (!(err instanceof ScheduleNotFoundError)) throw err;
       }
+      deps.metrics.runs.planLastSuccess.remove({ namespace: input.ref.namespace, plan: input.ref.name });
     },
 
     /**

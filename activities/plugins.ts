@@ -17,6 +17,8 @@ import { isNotFound, kubeErrorText } from '../src/kube/errors.js';
 import { patchStatus } from '../src/kube/objects.js';
 import { validatePluginSpec } from '../src/plugins/index.js';
 import type { PluginOutcome } from '../src/plugins/types.js';
+import type { Metrics } from '../src/metrics/metrics.js';
+import { runRecorder, type RunRecorder } from '../src/metrics/runs.js';
 
 /** What {@link createPluginActivities} needs. */
 export interface PluginActivityDeps {
@@ -24,6 +26,8 @@ export interface PluginActivityDeps {
   log: Logger;
   /** Reads assets and their Secrets (with the kubeconfig policy). */
   assets: AssetLoader;
+  /** The orchestrator's metrics (run_* series). */
+  metrics: Metrics;
 }
 
 /** How often `runPlugin` heartbeats on its own while the plugin runs. */
@@ -57,82 +61,102 @@ export function createPluginActivities(deps: PluginActivityDeps) {
     return task.spec as PluginSpec;
   }
 
+  /** {@link runPlugin}'s work, with `metrics` told when the plugin starts. */
+  async function execute(
+    input: { ref: ResourceRef; spec: unknown },
+    metrics: RunRecorder,
+  ): Promise<PluginOutcome> {
+    const ctx = Context.current();
+    const { ref } = input;
+    const spec = await specToRun(ref, input.spec);
+    const v = validatePluginSpec(ref.kind === 'TaskRun' ? 'Task' : ref.kind, spec);
+    if (!v.ok) throw ApplicationFailure.nonRetryable(formatProblems(v.problems), 'InvalidSpec');
+    const { plugin, config } = v;
+    if (!plugin.execute) {
+      throw ApplicationFailure.nonRetryable(
+        `spec.plugin: this version validates ${ref.kind} resources but cannot execute their plugin yet`,
+        FailureType.PluginNotImplemented,
+      );
+    }
+    metrics.started(plugin.name);
+    const log = deps.log.child({
+      kind: ref.kind,
+      namespace: ref.namespace,
+      name: ref.name,
+      plugin: plugin.name,
+    });
+    // Keep-alive heartbeats repeat the last checkpoint, so they never erase it.
+    let details: unknown = ctx.info.heartbeatDetails;
+    const beat = setInterval(() => ctx.heartbeat(details), HEARTBEAT_MS);
+    let pending: Record<string, unknown> = {};
+    const flush = async () => {
+      if (Object.keys(pending).length === 0) return;
+      const status = pending;
+      pending = {};
+      await writeProgress(ref, status);
+    };
+    const progressTimer = setInterval(() => void flush(), PROGRESS_MS);
+    try {
+      const outcome = await plugin.execute({
+        ref,
+        config,
+        assets,
+        home: deps.management,
+        log,
+        checkpoint: ctx.info.heartbeatDetails,
+        heartbeat: (d) => {
+          details = d;
+          ctx.heartbeat(d);
+        },
+        progress: (c) => {
+          metrics.progress(c);
+          pending = { ...pending, progress: { ...c } };
+        },
+        report: (r) => {
+          pending = { ...pending, report: r };
+        },
+        dryRun: ref.kind === 'TaskRun' && (input.spec as TaskRunSpec).dryRun === true,
+        signal: ctx.cancellationSignal,
+      });
+      return outcome;
+    } catch (err) {
+      if (err instanceof CancelledFailure || ctx.cancellationSignal.aborted) throw err;
+      // A plugin's failure ends the attempt: retrying is restartPolicy's call, in the workflow.
+      // Only a lost worker (heartbeat timeout) is retried by Temporal, from the checkpoint.
+      if (err instanceof ApplicationFailure) {
+        throw ApplicationFailure.create({
+          message: err.message,
+          type: err.type ?? undefined,
+          details: err.details ?? undefined,
+          nonRetryable: true,
+          cause: err.cause,
+        });
+      }
+      throw ApplicationFailure.nonRetryable(err instanceof Error ? err.message : String(err), 'Error');
+    } finally {
+      clearInterval(beat);
+      clearInterval(progressTimer);
+      await flush();
+    }
+  }
+
   return {
     /**
      * Runs the resource's plugin once, to the end. Fails with type `PluginNotImplemented` when
      * this version validates the plugin but cannot execute it, `InvalidSpec` when the spec no
-     * longer validates, or whatever the plugin throws.
+     * longer validates, or whatever the plugin throws. Each call is an attempt of the run metrics.
      */
     async runPlugin(input: { ref: ResourceRef; spec: unknown }): Promise<PluginOutcome> {
-      const ctx = Context.current();
-      const { ref } = input;
-      const spec = await specToRun(ref, input.spec);
-      const v = validatePluginSpec(ref.kind === 'TaskRun' ? 'Task' : ref.kind, spec);
-      if (!v.ok) throw ApplicationFailure.nonRetryable(formatProblems(v.problems), 'InvalidSpec');
-      const { plugin, config } = v;
-      if (!plugin.execute) {
-        throw ApplicationFailure.nonRetryable(
-          `spec.plugin: this version validates ${ref.kind} resources but cannot execute their plugin yet`,
-          FailureType.PluginNotImplemented,
-        );
-      }
-      const log = deps.log.child({
-        kind: ref.kind,
-        namespace: ref.namespace,
-        name: ref.name,
-        plugin: plugin.name,
-      });
-      // Keep-alive heartbeats repeat the last checkpoint, so they never erase it.
-      let details: unknown = ctx.info.heartbeatDetails;
-      const beat = setInterval(() => ctx.heartbeat(details), HEARTBEAT_MS);
-      let pending: Record<string, unknown> = {};
-      const flush = async () => {
-        if (Object.keys(pending).length === 0) return;
-        const status = pending;
-        pending = {};
-        await writeProgress(ref, status);
-      };
-      const progressTimer = setInterval(() => void flush(), PROGRESS_MS);
+      const metrics = runRecorder(deps.metrics, input.ref);
       try {
-        const outcome = await plugin.execute({
-          ref,
-          config,
-          assets,
-          home: deps.management,
-          log,
-          checkpoint: ctx.info.heartbeatDetails,
-          heartbeat: (d) => {
-            details = d;
-            ctx.heartbeat(d);
-          },
-          progress: (c) => {
-            pending = { ...pending, progress: { ...c } };
-          },
-          report: (r) => {
-            pending = { ...pending, report: r };
-          },
-          dryRun: ref.kind === 'TaskRun' && (input.spec as TaskRunSpec).dryRun === true,
-          signal: ctx.cancellationSignal,
-        });
+        const outcome = await execute(input, metrics);
+        metrics.succeeded(outcome.progress);
         return outcome;
       } catch (err) {
-        if (err instanceof CancelledFailure || ctx.cancellationSignal.aborted) throw err;
-        // A plugin's failure ends the attempt: retrying is restartPolicy's call, in the workflow.
-        // Only a lost worker (heartbeat timeout) is retried by Temporal, from the checkpoint.
-        if (err instanceof ApplicationFailure) {
-          throw ApplicationFailure.create({
-            message: err.message,
-            type: err.type ?? undefined,
-            details: err.details ?? undefined,
-            nonRetryable: true,
-            cause: err.cause,
-          });
-        }
-        throw ApplicationFailure.nonRetryable(err instanceof Error ? err.message : String(err), 'Error');
-      } finally {
-        clearInterval(beat);
-        clearInterval(progressTimer);
-        await flush();
+        // A cancelled run (its resource deleted) is an attempt that neither succeeded nor failed.
+        if (!(err instanceof CancelledFailure || Context.current().cancellationSignal.aborted))
+          metrics.failed(err instanceof ApplicationFailure ? err.type : undefined);
+        throw err;
       }
     },
   };

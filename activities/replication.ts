@@ -27,6 +27,9 @@ import { isOwnedBy } from '../src/plugins/kubernetes-objects-to-kubernetes/trans
 import { getCustomObject, patchStatus, serverSideApply } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 import { FailureType } from '../src/api/errors.js';
+import { observabilitySettings } from '../src/metrics/labels.js';
+import { liveSyncRecorder } from '../src/metrics/livesync.js';
+import type { Metrics } from '../src/metrics/metrics.js';
 
 /** What {@link createReplicationActivities} needs. */
 export interface ReplicationActivityDeps {
@@ -36,6 +39,8 @@ export interface ReplicationActivityDeps {
   assets: AssetLoader;
   /** To signal the workflow when the entries' health changes. */
   temporal: { client: Client };
+  /** The orchestrator's metrics (livesync_* series). */
+  metrics: Metrics;
 }
 
 /** Builds the replication activities. */
@@ -136,6 +141,9 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         process: { id: 'replicator', attempt: ctx.info.attempt },
       });
       const targets = await loadReplicationTargets(assets, ref.namespace, config, owner);
+      // observability.enabled: series per object namespace; .interval: how often the gauges are recounted.
+      const observability = observabilitySettings(config.observability);
+      const recorder = liveSyncRecorder(deps.metrics, owner, observability);
       const run = new ReplicationRun({
         owner,
         config,
@@ -143,7 +151,13 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         destination: targets.destination,
         bucket: targets.bucket,
         log,
+        observe: (gvr, event) => recorder.event(gvr, event),
       });
+      let lastCounts = 0;
+      const recount = () => {
+        recorder.objectCounts(run.countsByNamespace());
+        lastCounts = Date.now();
+      };
       const superseded = async (r: ResourceRef, generation: number): Promise<boolean> => {
         let current: Resource | undefined;
         try {
@@ -188,6 +202,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       };
 
       const started = Date.now();
+      let finished = false;
       try {
         // Listing and writing many objects outlasts the heartbeat timeout: keep heartbeating, or
         // Temporal would time this attempt out and start a second one beside it.
@@ -195,7 +210,8 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         try {
           await run.start();
           await signalHealth();
-          await run.converged(ctx.cancelled);
+          if (await run.converged(ctx.cancelled)) recorder.resynced(new Date());
+          recount();
         } finally {
           clearInterval(beat);
         }
@@ -206,6 +222,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           if (await superseded(ref, input.generation)) {
             log.info('spec changed or resource deleted: writes stopped, waiting for cancellation');
             await run.stop();
+            recorder.forget();
             for (;;) {
               ctx.heartbeat(run.snapshot());
               await ctx.sleep(1000);
@@ -218,12 +235,17 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           } else {
             ctx.heartbeat(run.snapshot());
           }
+          if (Date.now() - lastCounts >= observability.intervalMs) recount();
           await ctx.sleep(Math.min(1000, Math.max(1, input.runForMs - (Date.now() - started))));
         }
         await run.stop();
         await writeStatus();
+        recount();
+        finished = true;
         return run.snapshot();
       } finally {
+        // Cancelled (spec changed, suspended, deleted) or failed: its gauges go; the next run sets them.
+        if (!finished) recorder.forget();
         await run.stop();
         targets.close();
       }

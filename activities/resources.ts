@@ -25,6 +25,7 @@ import type { Logger } from '../src/logger.js';
 import { referencesOf, type Problem } from '../src/plugins/index.js';
 import { patchStatus } from '../src/kube/objects.js';
 import { FailureType } from '../src/api/errors.js';
+import type { Metrics } from '../src/metrics/metrics.js';
 
 /** What {@link createResourceActivities} needs. */
 export interface ResourceActivityDeps {
@@ -34,6 +35,8 @@ export interface ResourceActivityDeps {
   instance: string;
   /** Reads assets and their Secrets (with the kubeconfig policy). */
   assets: AssetLoader;
+  /** The orchestrator's metrics (`asset_ready`). */
+  metrics: Metrics;
 }
 
 /** A Kubernetes Event to emit about a resource. */
@@ -120,7 +123,9 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
       if (kind !== 'KubernetesCluster' && kind !== 'Bucket' && kind !== 'Database') {
         throw ApplicationFailure.nonRetryable(`${kind} is not an asset`, FailureType.NotAnAsset);
       }
-      return checkAsset(assets, kind, namespace, name);
+      const check = await checkAsset(assets, kind, namespace, name);
+      deps.metrics.health.assetReady.set({ kind, namespace, name }, check.ready ? 1 : 0);
+      return check;
     },
 
     /**

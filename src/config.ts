@@ -27,7 +27,17 @@ export interface OrchestratorConfig {
    * it lets whoever may create such a Secret run commands inside the orchestrator (docs/security.md).
    */
   allowKubeconfigExec: boolean;
+  /** Where `/metrics` is served over plain HTTP; undefined when `--metrics-port 0` turns it off. */
+  metrics?: { host: string; port: number };
+  /** Where the Temporal SDK serves its own worker metrics (`host:port`); undefined when off. */
+  temporalMetrics?: { bindAddress: string };
 }
+
+/** The default port of `/metrics` (`--metrics-port`). */
+export const DEFAULT_METRICS_PORT = 9464;
+
+/** The default port of the Temporal SDK's worker metrics (`--temporal-metrics-port`). */
+export const DEFAULT_TEMPORAL_METRICS_PORT = 9465;
 
 /** The task queue the orchestrator's workers poll unless told otherwise. */
 export const DEFAULT_TASK_QUEUE = 'resiliency-orchestrator';
@@ -44,6 +54,11 @@ export const USAGE = `usage: npm start -- [options]
   --namespaces A,B               namespaces the CRD bridge watches (env WATCH_NAMESPACES, default all)
   --webhook-port PORT            serve the audit webhook over HTTPS (env WEBHOOK_PORT, default off)
   --webhook-cert-dir DIR         folder with tls.crt and tls.key (env WEBHOOK_CERT_DIR, default /tls)
+  --metrics-port PORT            serve Prometheus metrics on http://ADDRESS:PORT/metrics (env METRICS_PORT,
+                                 default ${DEFAULT_METRICS_PORT}; 0 turns the endpoint off)
+  --metrics-address ADDRESS      address of the metrics ports (env METRICS_ADDRESS, default 0.0.0.0)
+  --temporal-metrics-port PORT   serve the Temporal SDK's worker metrics on http://ADDRESS:PORT/metrics
+                                 (env TEMPORAL_METRICS_PORT, default ${DEFAULT_TEMPORAL_METRICS_PORT}; 0 turns it off)
   --allow-kubeconfig-exec        let KubernetesCluster kubeconfigs run exec credential plugins inside
                                  the orchestrator (env ALLOW_KUBECONFIG_EXEC=true, default off);
                                  only when everyone who may create those Secrets is trusted with the
@@ -69,6 +84,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
         namespaces: { type: 'string' },
         'webhook-port': { type: 'string' },
         'webhook-cert-dir': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'metrics-address': { type: 'string' },
+        'temporal-metrics-port': { type: 'string' },
         'allow-kubeconfig-exec': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -92,6 +110,25 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
   ) {
     throw new ConfigError(`--webhook-port / WEBHOOK_PORT: '${webhookPort}' is not a port number`);
   }
+  const metricsPort = portOption(
+    values['metrics-port'] ?? env.METRICS_PORT,
+    DEFAULT_METRICS_PORT,
+    '--metrics-port / METRICS_PORT',
+  );
+  const temporalMetricsPort = portOption(
+    values['temporal-metrics-port'] ?? env.TEMPORAL_METRICS_PORT,
+    DEFAULT_TEMPORAL_METRICS_PORT,
+    '--temporal-metrics-port / TEMPORAL_METRICS_PORT',
+  );
+  const metricsAddress = values['metrics-address'] ?? env.METRICS_ADDRESS ?? '0.0.0.0';
+  if (!/^[^\s/]+$/.test(metricsAddress)) {
+    throw new ConfigError(`--metrics-address / METRICS_ADDRESS: '${metricsAddress}' is not an address`);
+  }
+  if (metricsPort !== 0 && metricsPort === temporalMetricsPort) {
+    throw new ConfigError(
+      `--metrics-port and --temporal-metrics-port are both ${metricsPort}: give them different ports (0 turns one off)`,
+    );
+  }
   const allowExecEnv = env.ALLOW_KUBECONFIG_EXEC;
   if (allowExecEnv !== undefined && !['', 'true', 'false'].includes(allowExecEnv)) {
     throw new ConfigError(`ALLOW_KUBECONFIG_EXEC: '${allowExecEnv}' is not true or false`);
@@ -108,6 +145,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
       : undefined,
     instance: env.POD_NAME ?? env.HOSTNAME ?? 'local',
     allowKubeconfigExec: values['allow-kubeconfig-exec'] ?? allowExecEnv === 'true',
+    metrics: metricsPort ? { host: metricsAddress, port: metricsPort } : undefined,
+    temporalMetrics: temporalMetricsPort
+      ? {
+          bindAddress: `${metricsAddress.includes(':') ? `[${metricsAddress}]` : metricsAddress}:${temporalMetricsPort}`,
+        }
+      : undefined,
     temporal: {
       address,
       namespace: values['temporal-namespace'] ?? env.TEMPORAL_NAMESPACE ?? 'default',
@@ -116,4 +159,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
     managementKubeconfig: values.kubeconfig ?? env.MANAGEMENT_KUBECONFIG,
     logLevel,
   };
+}
+
+/** A port option: its number (0 = off), the default when unset; a {@link ConfigError} naming `what` otherwise. */
+function portOption(value: string | undefined, fallback: number, what: string): number {
+  if (value === undefined || value === '') return fallback;
+  const port = Number(value);
+  if (!(/^\d+$/.test(value) && port < 65536))
+    throw new ConfigError(`${what}: '${value}' is not a port number (0 turns it off)`);
+  return port;
 }

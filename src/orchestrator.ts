@@ -11,6 +11,9 @@ import { NativeConnection, type Worker, type WorkerOptions } from '@temporalio/w
 import { startBridge, type Bridge } from './bridge/bridge.js';
 import { reuseConnections } from './kube/connections.js';
 import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { startMetricsServer, type MetricsServer } from './metrics/server.js';
+import { startWorkflowCounter } from './metrics/workflows.js';
 import { createWorker } from './temporal/worker.js';
 import { startAuditWebhook, type AuditWebhook } from './webhook/server.js';
 
@@ -23,6 +26,11 @@ export interface OrchestratorOptions {
   /** Namespaces the bridge watches; empty means all. */
   namespaces: string[];
   webhook?: { port: number; certDir: string };
+  /**
+   * Serve `/metrics` over plain HTTP on this address (port 0 picks a free one); off without it.
+   * The metrics are collected either way (see docs/observability.md).
+   */
+  metricsServer?: { host: string; port: number };
   /** Seconds between rechecks of what is not ready (assets, references). Default 30. */
   recheckSeconds?: number;
   /** Run the bridge (default true); a worker-only replica may turn it off. */
@@ -41,6 +49,10 @@ export interface Orchestrator {
   client: Client;
   bridge?: Bridge;
   webhook?: AuditWebhook;
+  /** The registry and metric definitions, built once for this orchestrator. */
+  metrics: Metrics;
+  /** The `/metrics` server, when {@link OrchestratorOptions.metricsServer} is set. */
+  metricsServer?: MetricsServer;
   /** Resolves when the worker stops (after {@link Orchestrator.shutdown} or a signal). */
   done: Promise<void>;
   shutdown(): Promise<void>;
@@ -57,6 +69,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
         'KubernetesCluster and its Secret can run commands inside the orchestrator',
     );
   }
+  const metrics = createMetrics();
   const nativeConnection = await NativeConnection.connect({ address: opts.temporal.address });
   const connection = await Connection.connect({ address: opts.temporal.address });
   const client = new Client({ connection, namespace: opts.temporal.namespace });
@@ -70,13 +83,23 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       instance: opts.instance,
       temporal: { client, taskQueue: opts.temporal.taskQueue },
       allowKubeconfigExec,
+      metrics,
     },
     overrides: opts.workerOverrides,
   });
   const running = worker.run();
   let bridge: Bridge | undefined;
   let webhook: AuditWebhook | undefined;
+  let metricsServer: MetricsServer | undefined;
+  let workflowCounter: { stop(): void } | undefined;
   try {
+    if (opts.metricsServer) {
+      metricsServer = await startMetricsServer({
+        registry: metrics.registry,
+        ...opts.metricsServer,
+        log: opts.log,
+      });
+    }
     if (opts.webhook) {
       webhook = await startAuditWebhook({
         host: '0.0.0.0',
@@ -94,15 +117,25 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
         log: opts.log,
         namespaces: opts.namespaces,
         recheckSeconds: opts.recheckSeconds,
+        metrics,
+      });
+      workflowCounter = startWorkflowCounter({
+        client,
+        taskQueue: opts.temporal.taskQueue,
+        metrics,
+        log: opts.log,
       });
     }
   } catch (err) {
+    await metricsServer?.close();
     worker.shutdown();
     await running.catch(() => undefined);
     throw err;
   }
   const done = running.finally(async () => {
+    workflowCounter?.stop();
     await bridge?.stop();
+    await metricsServer?.close();
     await webhook?.close();
     await connection.close();
     await nativeConnection.close();
@@ -112,6 +145,8 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     client,
     bridge,
     webhook,
+    metrics,
+    metricsServer,
     done,
     async shutdown() {
       await bridge?.stop();

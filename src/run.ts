@@ -36,7 +36,7 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
   if (config.managementKubeconfig) management.loadFromFile(config.managementKubeconfig);
   else management.loadFromDefault();
 
-  installTemporalRuntime(log);
+  installTemporalRuntime(log, config.temporalMetrics);
   const orchestrator = await startOrchestrator({
     temporal: { address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
     management,
@@ -45,6 +45,7 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
     namespaces: config.namespaces,
     webhook: config.webhook,
     allowKubeconfigExec: config.allowKubeconfigExec,
+    metricsServer: config.metrics,
   });
   log.info(
     {
@@ -52,6 +53,8 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
       managementCluster: management.getCurrentCluster()?.server,
       namespaces: config.namespaces.length ? config.namespaces : 'all',
       webhook: orchestrator.webhook?.url,
+      metrics: orchestrator.metricsServer?.url,
+      temporalMetrics: config.temporalMetrics && `http://${config.temporalMetrics.bindAddress}/metrics`,
       allowKubeconfigExec: config.allowKubeconfigExec,
     },
     'orchestrator running',

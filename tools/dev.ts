@@ -34,12 +34,23 @@ async function main(): Promise<void> {
         `  kubectl:       kubectl --kubeconfig ${env.MANAGEMENT_KUBECONFIG} get ns   (management)`,
         `                 kubectl --kubeconfig ${env.SOURCE_KUBECONFIG} get ns       (source)`,
         `                 kubectl --kubeconfig ${env.DESTINATION_KUBECONFIG} get ns  (destination)`,
+        ...(config.metrics
+          ? [`  metrics:       ${localUrl(`${config.metrics.host}:${config.metrics.port}`)}`]
+          : []),
+        ...(config.temporalMetrics
+          ? [`  SDK metrics:   ${localUrl(config.temporalMetrics.bindAddress)}`]
+          : []),
         `  everything:    ${stackEnvFile}`,
         '',
       ].join('\n') + '\n',
     );
   }
   await runOrchestrator(config, { log, temporalUi });
+}
+
+/** The scrape URL of a metrics endpoint bound to `hostPort`, with 0.0.0.0 shown as 127.0.0.1. */
+function localUrl(hostPort: string): string {
+  return `http://${hostPort.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}/metrics`;
 }
 
 main().catch((err: unknown) => {

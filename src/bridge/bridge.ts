@@ -21,6 +21,7 @@ import { backoffDelay } from '../api/backoff.js';
 import { isTransientKubeError, kubeErrorText } from '../kube/errors.js';
 import { KeyedQueue } from '../kube/queue.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { FINALIZER } from './finalizer.js';
 import { createReconciler } from './reconcile.js';
 
@@ -40,6 +41,8 @@ export interface BridgeOptions {
   cleanupTimeoutMs?: number;
   /** Every object is queued again this often, to heal what no event announced. Default 5 min. */
   resyncEveryMs?: number;
+  /** The orchestrator's metrics (queue depth, reconcile errors). */
+  metrics: Metrics;
 }
 
 /** A running bridge. */
@@ -73,12 +76,15 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   const queue = new KeyedQueue({
     concurrency: opts.concurrency ?? 8,
     reconcile,
-    onError: (key, err, attempt) =>
+    onError: (key, err, attempt) => {
+      opts.metrics.health.bridgeReconcileErrors.inc({ kind: key.slice(0, key.indexOf('/')) });
       log[isTransientKubeError(err) && attempt <= TRANSIENT_FAILURES ? 'warn' : 'error'](
         { key, attempt, err: kubeErrorText(err) },
         'reconcile failed; retrying',
-      ),
+      );
+    },
   });
+  const unwatchDepth = opts.metrics.watchQueueDepth(() => queue.depth);
   const enqueue = (kind: Kind, o: KubernetesObject) => {
     if (o.metadata?.namespace && o.metadata.name)
       queue.add(keyOf(kind, o.metadata.namespace, o.metadata.name));
@@ -116,6 +122,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     async stop() {
       stopped = true;
       clearInterval(resync);
+      unwatchDepth();
       queue.stop();
       await Promise.all(informers.map(({ informer }) => informer.stop()));
       await queue.idle();

@@ -15,8 +15,13 @@ const LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   ERROR: 'error',
 };
 
-/** Installs the Temporal runtime with `log` as its logger. */
-export function installTemporalRuntime(log: Logger): void {
+/**
+ * Installs the Temporal runtime with `log` as its logger and, given `metrics`, the SDK's own
+ * Prometheus exporter (worker and client metrics: task slots, polls, latencies) on
+ * `metrics.bindAddress` (`host:port`, served at `/metrics`). Once per process: the tests that start
+ * several orchestrators in one process leave it to the SDK's default runtime.
+ */
+export function installTemporalRuntime(log: Logger, metrics?: { bindAddress: string }): void {
   const child = log.child({ component: 'temporal-sdk' });
   const at =
     (level: LogLevel) =>
@@ -30,5 +35,21 @@ export function installTemporalRuntime(log: Logger): void {
     warn: at('WARN'),
     error: at('ERROR'),
   };
-  Runtime.install({ logger, telemetryOptions: { logging: { forward: {} } } });
+  Runtime.install({
+    logger,
+    telemetryOptions: {
+      logging: { forward: {} },
+      ...(metrics && {
+        // Prometheus' conventions: counters end in _total, durations in seconds with the unit in the name.
+        metrics: {
+          prometheus: {
+            bindAddress: metrics.bindAddress,
+            countersTotalSuffix: true,
+            unitSuffix: true,
+            useSecondsForDurations: true,
+          },
+        },
+      }),
+    },
+  });
 }

@@ -5,8 +5,8 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
+import { listen } from '../net/listen.js';
 import { reviewAudit, type AdmissionRequest, type AdmissionReview, type AuditOptions } from './audit.js';
 
 /** The largest request body accepted: an AdmissionReview carries the object twice (new and old). */
@@ -54,28 +54,10 @@ export async function startAuditWebhook(opts: AuditWebhookOptions): Promise<Audi
   });
   server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'audit webhook TLS handshake failed'));
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const { port, base: url, close } = await listen(server, { ...opts, scheme: 'https' });
   server.on('error', (err) => log.error({ err }, 'audit webhook server error'));
-
-  const port = (server.address() as AddressInfo).port;
-  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  const url = `https://${host}:${port}`;
   log.info({ url }, 'audit webhook listening');
-  return {
-    url,
-    port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
+  return { url, port, close };
 }
 
 async function handle(

@@ -12,6 +12,8 @@
  *       destination (a watch there); target p99 < 500 ms.
  *   (c) RSS of the orchestrator process before and after (a) and (b).
  *   (d) Temporal history events per replicated object.
+ *   (e) the live lag of (b) again while `/metrics` is scraped every --scrape-every-ms (far more
+ *       often than Prometheus would): a scrape must not slow the live path.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -42,7 +44,19 @@ import {
 import { LagTracker, seqOfStamp, stampOf } from './lag.js';
 import { sampleProc, startOrchestratorProcess, type OrchestratorProcess, type ProcSample } from './proc.js';
 import { renderTable, type Row } from './report.js';
-import { errText, mib, millis, pool, retry, secs, sleep, statusOf, summarize, waitFor } from './util.js';
+import {
+  errText,
+  freePort,
+  mib,
+  millis,
+  pool,
+  retry,
+  secs,
+  sleep,
+  statusOf,
+  summarize,
+  waitFor,
+} from './util.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -61,6 +75,7 @@ const USAGE = `usage: npm run bench -- [options]        (each option also reads 
   --lag-grace N          seconds to wait for updates after the last one is sent (default 30)
   --skip LIST            baselines to leave out: kubectl, ssa, bare (comma-separated)
   --max-minutes N        stop everything (and clean up) after this long (default 45)
+  --scrape-every-ms N    (e): scrape the orchestrator's /metrics this often during the second live run (default 100)
   --cpu-prof             write a V8 CPU profile of the orchestrator process to bench-results/`;
 
 interface Params {
@@ -75,6 +90,7 @@ interface Params {
   lagGraceSeconds: number;
   skip: string[];
   maxMinutes: number;
+  scrapeEveryMs: number;
   cpuProf: boolean;
 }
 
@@ -93,6 +109,7 @@ function parseParams(): Params {
       'lag-grace': { type: 'string' },
       skip: { type: 'string' },
       'max-minutes': { type: 'string' },
+      'scrape-every-ms': { type: 'string' },
       'cpu-prof': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -126,6 +143,7 @@ function parseParams(): Params {
       .map((s) => s.trim())
       .filter(Boolean),
     maxMinutes: num('max-minutes', 45),
+    scrapeEveryMs: num('scrape-every-ms', 100),
     cpuProf: values['cpu-prof'] ?? process.env.BENCH_CPU_PROF === '1',
   };
   if (p.namespaces > p.objects) throw new Error('--namespaces must not exceed --objects');
@@ -313,6 +331,8 @@ async function main(): Promise<number> {
 
     // ---- the orchestrator, in its own process ---------------------------------------------------
     const procStart = Date.now();
+    const metricsPort = await freePort();
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     orchestrator = startOrchestratorProcess({
       cwd: ROOT,
       logFile,
@@ -332,6 +352,10 @@ async function main(): Promise<number> {
         mgmtNs,
         '--log-level',
         'warn',
+        '--metrics-address',
+        '127.0.0.1',
+        '--metrics-port',
+        String(metricsPort),
       ],
     });
     const orch = orchestrator;
@@ -506,65 +530,114 @@ async function main(): Promise<number> {
     const total = Math.round(params.rate * params.seconds);
     const interval = 1000 / params.rate;
     const maxInFlight = Math.max(64, Math.ceil(params.rate));
-    const ackLatencies: number[] = [];
-    const slips: number[] = [];
-    let sendErrors = 0;
-    let firstSendError: string | undefined;
-    const cpuBeforeB = sampleProc(orch.pid).cpuSeconds;
-    progress(`(b) ${total} updates at ${params.rate}/s over ${params.objects} objects`);
-    const inflight = new Set<Promise<void>>();
-    const bStart = Date.now();
-    let sentCount = 0;
-    const send = (seq: number) => {
-      const o = set.objects[seq % set.objects.length];
-      const key = `${o.namespace}/${o.name}`;
-      const sendMs = Date.now();
-      slips.push(sendMs - (bStart + seq * interval));
-      tracker.sent(seq, key, sendMs);
-      const p = srcCore
-        .patchNamespacedConfigMap(
-          { namespace: o.namespace, name: o.name, body: { data: { stamp: stampOf(seq, sendMs) } } },
-          MERGE,
-        )
-        .then(
-          () => {
-            const at = Date.now();
-            ackLatencies.push(at - sendMs);
-            tracker.acked(seq, at);
-          },
-          (err: unknown) => {
-            sendErrors++;
-            firstSendError ??= errText(err);
-            tracker.failed(seq, key);
-          },
-        )
-        .finally(() => inflight.delete(p));
-      inflight.add(p);
-    };
-    let lastBProgress = Date.now();
-    while (sentCount < total) {
-      signal.throwIfAborted();
-      const due = Math.min(total, Math.floor((Date.now() - bStart) / interval) + 1);
-      while (sentCount < due && inflight.size < maxInFlight) send(sentCount++);
-      if (Date.now() - lastBProgress > 10_000) {
-        progress(`(b) ${sentCount} sent, ${tracker.lags.length} seen, ${inflight.size} in flight`);
-        lastBProgress = Date.now();
+    /** R updates/s for S s (sequence numbers from `firstSeq`), until seen or the grace ends. */
+    const liveUpdates = async (phase: string, firstSeq: number) => {
+      const ackLatencies: number[] = [];
+      const slips: number[] = [];
+      let sendErrors = 0;
+      let firstSendError: string | undefined;
+      const seenBefore = tracker.lags.length;
+      const unseenBefore = tracker.unseen;
+      const cpuBefore = sampleProc(orch.pid).cpuSeconds;
+      progress(`${phase} ${total} updates at ${params.rate}/s over ${params.objects} objects`);
+      const inflight = new Set<Promise<void>>();
+      const bStart = Date.now();
+      let sentCount = 0;
+      const send = (n: number) => {
+        const seq = firstSeq + n;
+        const o = set.objects[seq % set.objects.length];
+        const key = `${o.namespace}/${o.name}`;
+        const sendMs = Date.now();
+        slips.push(sendMs - (bStart + n * interval));
+        tracker.sent(seq, key, sendMs);
+        const p = srcCore
+          .patchNamespacedConfigMap(
+            { namespace: o.namespace, name: o.name, body: { data: { stamp: stampOf(seq, sendMs) } } },
+            MERGE,
+          )
+          .then(
+            () => {
+              const at = Date.now();
+              ackLatencies.push(at - sendMs);
+              tracker.acked(seq, at);
+            },
+            (err: unknown) => {
+              sendErrors++;
+              firstSendError ??= errText(err);
+              tracker.failed(seq, key);
+            },
+          )
+          .finally(() => inflight.delete(p));
+        inflight.add(p);
+      };
+      let lastBProgress = Date.now();
+      while (sentCount < total) {
+        signal.throwIfAborted();
+        const due = Math.min(total, Math.floor((Date.now() - bStart) / interval) + 1);
+        while (sentCount < due && inflight.size < maxInFlight) send(sentCount++);
+        if (Date.now() - lastBProgress > 10_000) {
+          progress(
+            `${phase} ${sentCount} sent, ${tracker.lags.length - seenBefore} seen, ${inflight.size} in flight`,
+          );
+          lastBProgress = Date.now();
+        }
+        if (inflight.size >= maxInFlight) await Promise.race(inflight);
+        else await sleep(Math.max(1, bStart + sentCount * interval - Date.now()), signal);
       }
-      if (inflight.size >= maxInFlight) await Promise.race(inflight);
-      else await sleep(Math.max(1, bStart + sentCount * interval - Date.now()), signal);
-    }
-    await Promise.all(inflight);
-    const bSendEnd = Date.now();
-    const bDeadline = bSendEnd + params.lagGraceSeconds * 1000;
-    while (tracker.unseen > 0 && Date.now() < bDeadline) await sleep(100, signal);
-    const unseen = tracker.unseen;
-    const cpuAfterB = sampleProc(orch.pid).cpuSeconds;
+      await Promise.all(inflight);
+      const bSendEnd = Date.now();
+      const bDeadline = bSendEnd + params.lagGraceSeconds * 1000;
+      while (tracker.unseen > unseenBefore && Date.now() < bDeadline) await sleep(100, signal);
+      const unseen = Math.max(0, tracker.unseen - unseenBefore);
+      const lags = tracker.lags.slice(seenBefore);
+      const lagStats = summarize([...lags, ...Array<number>(unseen).fill(Infinity)]);
+      progress(
+        `${phase} p50 ${millis(lagStats.p50)}, p99 ${millis(lagStats.p99)}, max ${millis(lagStats.max)}, unseen ${unseen}`,
+      );
+      return {
+        ackLatencies,
+        slips,
+        sendErrors,
+        firstSendError,
+        unseen,
+        seen: lags.length,
+        lagStats,
+        achievedRate: total / ((bSendEnd - bStart) / 1000),
+        cpuSeconds: sampleProc(orch.pid).cpuSeconds - cpuBefore,
+      };
+    };
+    const cpuBeforeB = sampleProc(orch.pid).cpuSeconds;
+    const b = await liveUpdates('(b)', 0);
+    const { ackLatencies, slips, sendErrors, firstSendError, unseen, lagStats, achievedRate } = b;
+    const cpuAfterB = cpuBeforeB + b.cpuSeconds;
     rss.afterB = sampleProc(orch.pid);
-    const lagStats = summarize([...tracker.lags, ...Array<number>(unseen).fill(Infinity)]);
-    const achievedRate = total / ((bSendEnd - bStart) / 1000);
-    progress(
-      `(b) p50 ${millis(lagStats.p50)}, p99 ${millis(lagStats.p99)}, max ${millis(lagStats.max)}, unseen ${unseen}`,
-    );
+
+    // ---- (e) live lag while /metrics is scraped ------------------------------------------------
+    const scrapes: number[] = [];
+    let scrapeBytes = 0;
+    let scrapeErrors = 0;
+    let scraping = true;
+    const scraper = (async () => {
+      while (scraping) {
+        const t0 = performance.now();
+        try {
+          const body = await (await fetch(metricsUrl)).text();
+          scrapeBytes = body.length;
+          scrapes.push(performance.now() - t0);
+        } catch {
+          scrapeErrors++;
+        }
+        await sleep(params.scrapeEveryMs, signal).catch(() => undefined);
+      }
+    })();
+    let e: Awaited<ReturnType<typeof liveUpdates>>;
+    try {
+      e = await liveUpdates('(e) scraped:', total);
+    } finally {
+      scraping = false;
+      await scraper;
+    }
+    const scrapeStats = summarize(scrapes);
 
     // ---- (d) Temporal history ------------------------------------------------------------------
     const lsAfterB = await getCr(custom, 'LiveSynchronization', mgmtNs, lsName);
@@ -596,7 +669,7 @@ async function main(): Promise<number> {
         byType,
       });
     }
-    const replicatedWrites = params.objects + (total - sendErrors);
+    const replicatedWrites = params.objects + (total - sendErrors) + (total - e.sendErrors);
 
     // ---- table and JSON ------------------------------------------------------------------------
     const ratio = aMs / raw.ms;
@@ -686,6 +759,20 @@ async function main(): Promise<number> {
       verdict: 'reported',
     });
     rows.push({
+      what: `(e) live lag p50 / p99 while /metrics is scraped every ${params.scrapeEveryMs} ms`,
+      value: `${millis(e.lagStats.p50)} / ${millis(e.lagStats.p99)}`,
+      baseline: `(b) unscraped ${millis(lagStats.p50)} / ${millis(lagStats.p99)}`,
+      target: `p99 < ${TARGET_P99_MS} ms; ${(e.lagStats.p99 / lagStats.p99).toFixed(2)}x (b)`,
+      verdict: e.lagStats.p99 < TARGET_P99_MS ? 'PASS' : 'MISS',
+    });
+    rows.push({
+      what: `(e) scrapes: ${scrapeStats.count}, ${scrapeErrors} errors, ${Math.round(scrapeBytes / 1024)} KiB each`,
+      value: `p50 ${millis(scrapeStats.p50)}, p99 ${millis(scrapeStats.p99)}`,
+      baseline: '',
+      target: `unseen ${e.unseen}`,
+      verdict: 'info',
+    });
+    rows.push({
       what: '(c) orchestrator CPU during (a) / (b)',
       value: `${(cpuAfterA - cpuBeforeA).toFixed(1)} s / ${(cpuAfterB - cpuBeforeB).toFixed(1)} s`,
       baseline: `raw client (a) ${raw.clientCpuSeconds?.toFixed(1)} s`,
@@ -728,7 +815,7 @@ async function main(): Promise<number> {
         sourceWriteAckMs: summarize(ackLatencies),
         lagAfterSourceAckMs: summarize(tracker.lagsAfterAck()),
         lagMs: lagStats,
-        seen: tracker.lags.length,
+        seen: b.seen,
         seenThroughLaterStamp: tracker.coalesced,
         unseenAfterGrace: unseen,
         graceSeconds: params.lagGraceSeconds,
@@ -737,6 +824,21 @@ async function main(): Promise<number> {
         orchestratorCpuSeconds: cpuAfterB - cpuBeforeB,
         orchestratorReportedLag: reply.lag,
         destinationWatchRestarts: watch.restarts,
+      },
+      liveLagScraped: {
+        scrapeEveryMs: params.scrapeEveryMs,
+        scrapes: scrapeStats,
+        scrapeErrors,
+        scrapeBytes,
+        sendErrors: e.sendErrors,
+        achievedRatePerSecond: e.achievedRate,
+        lagMs: e.lagStats,
+        lagMsUnscraped: lagStats,
+        seen: e.seen,
+        unseenAfterGrace: e.unseen,
+        orchestratorCpuSeconds: e.cpuSeconds,
+        target: `p99 < ${TARGET_P99_MS} ms`,
+        verdict: e.lagStats.p99 < TARGET_P99_MS ? 'PASS' : 'MISS',
       },
       memory: { orchestratorPid: orch.pid, samples: rss, growthDuringA: growthA, growthDuringB: growthB },
       temporalHistory: {

@@ -73,7 +73,18 @@ export function startOrchestratorProcess(opts: {
   const out = createWriteStream(opts.logFile);
   const child = spawn(
     process.execPath,
-    [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts', ...opts.args],
+    [
+      ...(opts.nodeArgs ?? []),
+      '--import',
+      'tsx',
+      'src/main.ts',
+      // No fixed metrics ports unless the bench asks for them (other orchestrators may run here).
+      '--metrics-port',
+      '0',
+      '--temporal-metrics-port',
+      '0',
+      ...opts.args,
+    ],
     {
       cwd: opts.cwd,
       env: { ...process.env, NODE_OPTIONS: '' },

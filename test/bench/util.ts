@@ -26,6 +26,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 export { pool } from '../../src/pool.js';
 
+/** A TCP port free right now on 127.0.0.1 (for the orchestrator's metrics port). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 /** HTTP status of a @kubernetes/client-node error, if any. */
 export function statusOf(err: unknown): number | undefined {
   const e = err as { code?: unknown; statusCode?: unknown };

@@ -7,6 +7,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createLogger } from '../../src/logger.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import { createWorker } from '../../src/temporal/worker.js';
 import { healthCheck } from '../../workflows/index.js';
 import { stackEnv, uniqueName } from './stack-env.js';
@@ -27,6 +28,7 @@ it('runs the healthCheck workflow and its activity through the worker', async ()
         management,
         log: createLogger({ level: 'silent' }),
         instance: 'smoke-test',
+        metrics: createMetrics({ defaultMetrics: false }),
         temporal: { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }), taskQueue },
       },
     });

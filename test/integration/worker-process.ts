@@ -40,6 +40,11 @@ export class WorkerProcess {
         this.opts.namespace,
         '--log-level',
         'info',
+        // Several orchestrators run on one machine (tests in parallel): no fixed metrics ports.
+        '--metrics-port',
+        '0',
+        '--temporal-metrics-port',
+        '0',
       ],
       { stdio: ['ignore', fd, fd] },
     );

@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import { ALL_KINDS } from '../../src/api/kinds.js';
 import { startBridge, type Bridge } from '../../src/bridge/bridge.js';
 import { createLogger } from '../../src/logger.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import { localApiServer } from './local-server.js';
 
 type Line = { level: string; msg: string; err?: string };
@@ -82,6 +83,7 @@ async function bridgeLog(
       client: {} as Client,
       taskQueue: 'unused',
       log: createLogger({ level: 'info', destination }),
+      metrics: createMetrics({ defaultMetrics: false }),
     });
     const deadline = Date.now() + 20_000;
     while (!until(api.served(), lines) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

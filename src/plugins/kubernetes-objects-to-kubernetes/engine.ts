@@ -49,6 +49,46 @@ export interface ResourceStats {
   lastEventTime?: string;
 }
 
+/** Why a replication step failed: the `reason` of {@link ReplicationEvent} `error` (a bounded set). */
+export type ReplicationErrorReason =
+  /** The type could not be discovered or listed (start, retried with backoff). */
+  | 'list'
+  /** A destination write (server-side apply) failed. */
+  | 'write'
+  /** A destination delete (prune) failed. */
+  | 'delete'
+  /** Checking or creating the destination namespace failed. */
+  | 'namespace'
+  /** The destination namespace is missing and forceNamespaceCreation is off. */
+  | 'namespace_missing'
+  /** The entry's transformation.patch does not apply to the object. */
+  | 'transformation'
+  /** The destination object exists and is not this LiveSynchronization's. */
+  | 'not_owned'
+  /** The bucket upload (or bucket delete) failed. */
+  | 'bucket';
+
+/**
+ * What the engine did, for the metrics: `namespace` is the object's ('' when cluster-scoped, or
+ * for a whole-type problem). Lasting errors are reported when they start, transient ones at each
+ * failed attempt. `drift` is what a (re)sync's lists found: a copy `missing`, one written from
+ * another source version or transformation (`outdated`), one that no entry selects (`orphaned`).
+ */
+export type ReplicationEvent =
+  | { type: 'write'; namespace: string; operation: 'create' | 'update' | 'delete' }
+  | { type: 'error'; namespace: string; reason: ReplicationErrorReason }
+  | { type: 'upload'; namespace: string; ok: boolean }
+  | { type: 'lag'; namespace: string; ms: number }
+  | { type: 'drift'; namespace: string; action: 'missing' | 'outdated' | 'orphaned' };
+
+/** Objects of one namespace ('' for cluster-scoped ones) by state, over every entry of a type. */
+export interface NamespaceCounts {
+  namespace: string;
+  inSync: number;
+  pending: number;
+  failed: number;
+}
+
 /** Options of {@link TypeReplicator}. */
 export interface ReplicatorOptions {
   owner: { namespace: string; name: string };
@@ -67,6 +107,8 @@ export interface ReplicatorOptions {
   };
   /** Called with each write's lag (ms from the source event to the destination write). */
   onLag?: (ms: number) => void;
+  /** Called with what the engine does (writes, errors, uploads, lag, drift), for the metrics. */
+  onEvent?: (event: ReplicationEvent) => void;
   /** How a failed start (type not served, list refused) is tried again. Default 5 s, doubling to 60 s. */
   startRetry?: Backoff;
 }
@@ -83,6 +125,11 @@ interface Written {
 interface Failure {
   message: string;
   lasting: boolean;
+}
+
+/** The namespace part of a key (`namespace/name`; '' for a cluster-scoped object). */
+function namespaceOf(key: string): string {
+  return key.slice(0, key.indexOf('/'));
 }
 
 const NAMESPACES: ReflectedType = { apiVersion: 'v1', kind: 'Namespace', path: '/api/v1/namespaces' };
@@ -154,6 +201,32 @@ export class TypeReplicator {
     });
   }
 
+  /**
+   * Every known key (source objects, copies, failures) with its entry's position among this type's
+   * rules and its state; a key no entry selects and that has no copy has no state.
+   */
+  private *classify(): Generator<{
+    key: string;
+    position: number;
+    state?: 'inSync' | 'pending' | 'failed';
+    failure?: Failure;
+  }> {
+    const position = new Map(this.rules.map((r, i) => [r.index, i]));
+    const keys = new Set<string>([...this.written.keys(), ...this.failed.keys()]);
+    for (const view of this.objectViews.values()) for (const k of view.objects.keys()) keys.add(k);
+    for (const key of keys) {
+      const selected = selectEntry(this.rules, key, this.state);
+      const at = selected ? position.get(selected.rule.index)! : 0;
+      const failure = this.failed.get(key);
+      if (failure) yield { key, position: at, state: 'failed', failure };
+      else if (!selected) {
+        if (this.written.has(key)) yield { key, position: at, state: 'pending' }; // a copy to prune
+      } else if (this.isCurrent(key, selected.rule, selected.object))
+        yield { key, position: at, state: 'inSync' };
+      else yield { key, position: at, state: 'pending' };
+    }
+  }
+
   /** Counters for status, one per entry of this type, in spec order. */
   stats(): ResourceStats[] {
     const counts = this.rules.map((): ResourceStats => ({
@@ -163,23 +236,34 @@ export class TypeReplicator {
       failed: 0,
       lastEventTime: this.lastEventTime,
     }));
-    const position = new Map(this.rules.map((r, i) => [r.index, i]));
-    const keys = new Set<string>([...this.written.keys(), ...this.failed.keys()]);
-    for (const view of this.objectViews.values()) for (const k of view.objects.keys()) keys.add(k);
-    for (const key of keys) {
-      const selected = selectEntry(this.rules, key, this.state);
-      const c = counts[selected ? position.get(selected.rule.index)! : 0];
-      const failure = this.failed.get(key);
-      if (failure) {
-        c.failed++;
-        c.lastError = failure.message;
-      } else if (!selected) {
-        if (this.written.has(key)) c.pending++; // a copy to prune
-      } else if (this.isCurrent(key, selected.rule, selected.object)) c.inSync++;
-      else c.pending++;
+    for (const { position, state, failure } of this.classify()) {
+      const c = counts[position];
+      if (state) c[state]++;
+      if (failure) c.lastError = failure.message;
     }
     if (this.startError) for (const c of counts) c.lastError = this.startError;
     return counts;
+  }
+
+  /** The same counts as {@link TypeReplicator.stats}, over every entry, by object namespace. */
+  countsByNamespace(): NamespaceCounts[] {
+    const byNamespace = new Map<string, NamespaceCounts>();
+    for (const { key, state } of this.classify()) {
+      if (!state) continue;
+      const namespace = namespaceOf(key);
+      let c = byNamespace.get(namespace);
+      if (!c) byNamespace.set(namespace, (c = { namespace, inSync: 0, pending: 0, failed: 0 }));
+      c[state]++;
+    }
+    return [...byNamespace.values()];
+  }
+
+  /** Records a failure of `key`; a lasting one is reported (event) only when it is new. */
+  private fail(key: string, failure: Failure, reason: ReplicationErrorReason): void {
+    const before = this.failed.get(key);
+    this.failed.set(key, failure);
+    if (!failure.lasting || before?.message !== failure.message)
+      this.opts.onEvent?.({ type: 'error', namespace: namespaceOf(key), reason });
   }
 
   /** Entries that cannot replicate, or have objects that wait for a change (a conflict, a patch, a namespace). */
@@ -287,6 +371,7 @@ export class TypeReplicator {
       ]);
     } catch (err) {
       this.startError = `listing ${typeName(this.gvr)}: ${kubeErrorText(err)}`;
+      this.opts.onEvent?.({ type: 'error', namespace: '', reason: 'list' });
       this.log.error({ err: kubeErrorText(err) }, 'error listing objects in cluster');
       throw err;
     }
@@ -320,7 +405,12 @@ export class TypeReplicator {
     const now = Date.now();
     for (const key of keys) {
       const selected = selectEntry(this.rules, key, this.state);
-      if (selected && !this.isCurrent(key, selected.rule, selected.object)) this.seenAt.set(key, now);
+      const drift = !selected
+        ? this.written.has(key) && 'orphaned'
+        : !this.isCurrent(key, selected.rule, selected.object) &&
+          (this.written.has(key) ? 'outdated' : 'missing');
+      if (drift) this.opts.onEvent?.({ type: 'drift', namespace: namespaceOf(key), action: drift });
+      if (selected && drift) this.seenAt.set(key, now);
       this.queue.add(key);
     }
     for (const view of [...views.values(), ...this.namespaceViews.values()]) view.watch();
@@ -334,6 +424,7 @@ export class TypeReplicator {
       return found;
     } catch (err) {
       this.startError = (err as Error).message;
+      this.opts.onEvent?.({ type: 'error', namespace: '', reason: 'list' });
       this.log.error({ err: this.startError }, 'error reading resources for group version');
       throw err;
     }
@@ -376,6 +467,16 @@ export class TypeReplicator {
   private path(): string {
     const { group, version, resource } = this.gvr;
     return group ? `/apis/${group}/${version}/${resource}` : `/api/${version}/${resource}`;
+  }
+
+  /** {@link TypeReplicator.ensureNamespace}, reporting a failed check as a `namespace` error. */
+  private async namespaceReady(ns: string): Promise<boolean> {
+    try {
+      return await this.ensureNamespace(ns);
+    } catch (err) {
+      this.opts.onEvent?.({ type: 'error', namespace: ns, reason: 'namespace' });
+      throw err;
+    }
   }
 
   /** Whether namespace `ns` exists in the destination (creating it when forced); one check at a time per namespace. */
@@ -452,12 +553,12 @@ export class TypeReplicator {
       const message = `${key}: exists in the destination and is ${foreign}; not overwritten`;
       if (this.failed.get(key)?.message !== message)
         this.log.warn({ destinationObject: ref.metadata }, message);
-      this.failed.set(key, { message, lasting: true });
+      this.fail(key, { message, lasting: true }, 'not_owned');
       return;
     }
-    if (d.namespaced && !(await this.ensureNamespace(ns))) {
+    if (d.namespaced && !(await this.namespaceReady(ns))) {
       const message = `waiting for namespace ${ns} in the destination (forceNamespaceCreation is off)`;
-      this.failed.set(key, { message, lasting: true });
+      this.fail(key, { message, lasting: true }, 'namespace_missing');
       return { requeueAfterMs: 5000 };
     }
     const out = toDestination(source, this.opts.owner, {
@@ -467,26 +568,28 @@ export class TypeReplicator {
     });
     if (!out.ok) {
       const message = `${key}: transformation.patch does not apply: ${out.error}`;
-      this.failed.set(key, { message, lasting: true });
+      this.fail(key, { message, lasting: true }, 'transformation');
       this.log.error(
         { sourceObject: { name, namespace: ns, resourceVersion: sourceVersion }, err: out.error },
         'error updating object in cluster',
       );
       return; // retried when the source object changes, or the spec does
     }
-    if (bucketKey) await this.upload(bucketKey, source);
-    await this.apply(out.object, source, ref, !previous);
+    if (bucketKey) await this.upload(bucketKey, source, ns);
+    await this.apply(out.object, source, ref, !previous, ns);
     this.written.set(key, { version: sourceVersion ?? '', transformation: rule.transformation });
     this.failed.delete(key);
     const seen = this.seenAt.get(key);
     if (seen !== undefined) {
-      this.opts.onLag?.(Date.now() - seen);
+      const ms = Date.now() - seen;
+      this.opts.onLag?.(ms);
+      this.opts.onEvent?.({ type: 'lag', namespace: ns, ms });
       this.seenAt.delete(key);
     }
   }
 
   /** Uploads the original, as read from the source, to the bucket. */
-  private async upload(bucketKey: string, source: KubeObject): Promise<void> {
+  private async upload(bucketKey: string, source: KubeObject, namespace: string): Promise<void> {
     try {
       await this.opts.bucket!.client.send(
         new PutObjectCommand({
@@ -496,8 +599,11 @@ export class TypeReplicator {
           ContentType: 'application/json',
         }),
       );
+      this.opts.onEvent?.({ type: 'upload', namespace, ok: true });
       this.log.debug({ bucketObject: { path: bucketKey } }, 'object uploaded in bucket');
     } catch (err) {
+      this.opts.onEvent?.({ type: 'upload', namespace, ok: false });
+      this.opts.onEvent?.({ type: 'error', namespace, reason: 'bucket' });
       this.log.error(
         { bucketObject: { path: bucketKey }, err: kubeErrorText(err) },
         'error uploading object in bucket',
@@ -512,6 +618,7 @@ export class TypeReplicator {
     source: KubeObject,
     ref: { metadata: { name: string; namespace?: string } },
     creating: boolean,
+    namespace: string,
   ): Promise<void> {
     const fields = {
       event: { type: creating ? 'create' : 'update' },
@@ -530,12 +637,14 @@ export class TypeReplicator {
     try {
       await serverSideApply(this.dst, copy as never);
     } catch (err) {
+      this.opts.onEvent?.({ type: 'error', namespace, reason: 'write' });
       this.log.error(
         { ...fields, err: kubeErrorText(err) },
         creating ? 'error creating object in cluster' : 'error updating object in cluster',
       );
       throw err;
     }
+    this.opts.onEvent?.({ type: 'write', namespace, operation: creating ? 'create' : 'update' });
     this.log.info(fields, creating ? 'object created in cluster' : 'object updated in cluster');
   }
 
@@ -546,11 +655,14 @@ export class TypeReplicator {
     bucketKey: string | undefined,
   ): Promise<void> {
     this.log.info({ destinationObject: ref.metadata }, 'deleting object in cluster');
+    const namespace = namespaceOf(key);
     try {
       await this.dst.delete(ref);
+      this.opts.onEvent?.({ type: 'write', namespace, operation: 'delete' });
       this.log.info({ destinationObject: ref.metadata }, 'object deleted in cluster');
     } catch (err) {
       if (!isNotFound(err)) {
+        this.opts.onEvent?.({ type: 'error', namespace, reason: 'delete' });
         this.log.error(
           { destinationObject: ref.metadata, err: kubeErrorText(err) },
           'error deleting object in cluster',
@@ -560,9 +672,12 @@ export class TypeReplicator {
     }
     this.written.delete(key);
     if (bucketKey) {
-      await this.opts.bucket!.client.send(
-        new DeleteObjectCommand({ Bucket: this.opts.bucket!.name, Key: bucketKey }),
-      );
+      await this.opts
+        .bucket!.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket!.name, Key: bucketKey }))
+        .catch((err: unknown) => {
+          this.opts.onEvent?.({ type: 'error', namespace, reason: 'bucket' });
+          throw err;
+        });
       this.log.info({ bucketObject: { path: bucketKey } }, 'object deleted from bucket');
     }
   }

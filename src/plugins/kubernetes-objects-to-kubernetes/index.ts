@@ -156,6 +156,7 @@ export const kubernetesObjectsToKubernetes: Plugin<typeof KubernetesObjectsToKub
     const problems: Problem[] = [
       ...checkDuration(config.replication.resyncPeriod, 'spec.config.replication.resyncPeriod'),
       ...checkDuration(config.resyncPeriod, 'spec.config.resyncPeriod'),
+      ...checkDuration(config.observability?.interval, 'spec.config.observability.interval'),
     ];
     config.replication.resources.forEach((r, i) => {
       const base = `spec.config.replication.resources[${i}]`;

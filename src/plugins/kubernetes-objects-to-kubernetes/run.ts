@@ -7,7 +7,14 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { RunCondition } from '../../api/contract.js';
 import type { Logger } from '../../logger.js';
 import { replicationConditions } from './conditions.js';
-import { TypeReplicator, type ReplicatorOptions, type ResourceStats } from './engine.js';
+import type { GVR } from '../../bucket/layout.js';
+import {
+  TypeReplicator,
+  type NamespaceCounts,
+  type ReplicationEvent,
+  type ReplicatorOptions,
+  type ResourceStats,
+} from './engine.js';
 import { groupByType } from './entries.js';
 import type { KubernetesObjectsToKubernetesConfig } from './index.js';
 
@@ -29,6 +36,8 @@ export interface ReplicationRunOptions {
   destination: KubeConfig;
   bucket?: ReplicatorOptions['bucket'];
   log: Logger;
+  /** Called with what each type's engine does (writes, errors, uploads, lag, drift), for the metrics. */
+  observe?: (gvr: GVR, event: ReplicationEvent) => void;
 }
 
 /** The nearest-rank percentile of ascending `sorted`; 0 when empty. */
@@ -65,6 +74,7 @@ export class ReplicationRun {
           },
           concurrency: config.components?.synchronizer?.concurrentTasks ?? 16,
           log: opts.log,
+          onEvent: opts.observe && ((event) => opts.observe!(type.gvr, event)),
           onLag: (ms) => {
             if (this.lags.length >= MAX_LAG_SAMPLES) this.lags.splice(0, MAX_LAG_SAMPLES / 2);
             this.lags.push(ms);
@@ -79,8 +89,11 @@ export class ReplicationRun {
     this.failures = starts.filter((s) => s.status === 'rejected').length;
   }
 
-  /** Resolves when the initial sync is written (or `cancelled` settles), and records the resync. */
-  async converged(cancelled: Promise<unknown>): Promise<void> {
+  /**
+   * Resolves when the initial sync is written (or `cancelled` settles), and records the resync:
+   * true when every type started (a resync that listed and converged everything).
+   */
+  async converged(cancelled: Promise<unknown>): Promise<boolean> {
     await Promise.race([Promise.all(this.replicators.map((r) => r.idle())), cancelled]);
     const entries = this.opts.config.replication.resources.length;
     this.report.lastResyncTime = new Date().toISOString();
@@ -88,6 +101,7 @@ export class ReplicationRun {
       ? `${this.failures} of ${this.replicators.length} resource types could not start (see resources[].lastError)`
       : `listed and converged ${entries} resource entries in ${Date.now() - this.startedAt} ms`;
     this.opts.log.info({ result: this.report.lastResyncResult }, 'resync done');
+    return this.failures === 0;
   }
 
   /** Every entry's counters, in spec order, with the lag figures. */
@@ -108,6 +122,11 @@ export class ReplicationRun {
         samples: sorted.length,
       },
     };
+  }
+
+  /** Objects by type and object namespace, by state (the metrics' gauges). */
+  countsByNamespace(): { gvr: GVR; counts: NamespaceCounts[] }[] {
+    return this.replicators.map((r) => ({ gvr: r.gvr, counts: r.countsByNamespace() }));
   }
 
   /** `Degraded` (and `Ready=False` when no entry replicates), from the entries' problems. */
