@@ -97,10 +97,7 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
      * Validates a spec (plugin config schema, regular expressions, cron, durations) and checks
      * the objects it references. Returns every problem with its field path.
      */
-    async validateResource(input: {
-      ref: ResourceRef;
-      spec: unknown;
-    }): Promise<
+    async validateResource(input: { ref: ResourceRef; spec: unknown }): Promise<
       ResourceValidation & {
         stage: 'spec' | 'references';
         /** A TaskRun's restart settings: its Task's, overridden by its own. */
