@@ -1,10 +1,12 @@
 /**
- * Restore from the bucket, as in the 3-cluster architecture: a LiveSynchronization (orchestrator
- * in the management cluster) replicates Deployments with replicas 0, keeps their originals in the
- * bucket and writes its recovery Task (fromOriginal) into the destination cluster. A second
- * orchestrator whose only cluster is the destination (its own task queue) runs a TaskRun applied
- * there: every Deployment comes back as the source had it, including one deleted in the
- * destination. A dry run first changes nothing and names what the real run restores.
+ * The disaster drill, in the 3-cluster architecture: a LiveSynchronization (orchestrator in the
+ * management cluster) replicates Deployments with replicas 0, keeps their originals in the bucket
+ * and writes its recovery Task (fromOriginal) into the destination cluster. Then the disaster:
+ * the management orchestrator is gone and the source and management API servers are stopped. A
+ * second orchestrator whose only cluster is the destination (its own task queue) runs a TaskRun
+ * applied there: every Deployment comes back as the source had it, including one deleted in the
+ * destination, and the run reports its RTO. A dry run first changes nothing and names what the
+ * real run restores. The API servers are started again afterwards.
  */
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -25,6 +27,7 @@ import {
   target,
 } from './resources.js';
 import { stackEnv, uniqueName } from './stack-env.js';
+import { control } from '../../tools/stack/stack.js';
 
 const env = stackEnv();
 const { custom } = managementClients();
@@ -148,7 +151,9 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  // Back from the disaster: the management orchestrator again, to let the LiveSynchronization go.
+  // Back from the disaster: the API servers and the management orchestrator again, to let the
+  // LiveSynchronization go.
+  for (const name of ['management', 'source']) await control('start', name, { print: () => undefined });
   management ??= await orchestrator(await orchestratorKubeConfig(), 'restore-mgmt', managementQueue);
   await deleteAllOurs(custom, ns, 120_000);
   await deleteAllOurs(dstCustom, ns, 120_000);
@@ -172,9 +177,13 @@ it('the recovery Task carries what a restore needs', async () => {
 });
 
 it('a TaskRun in the destination cluster restores every original, including a deleted copy; a dry run first changes nothing', async () => {
-  // The management cluster's orchestrator is gone (disaster day); the copy of api is lost too.
+  // Disaster day: the management cluster's orchestrator is gone, the source and management API
+  // servers are down, and the copy of api is lost too.
   await management!.shutdown();
   management = undefined;
+  for (const name of ['source', 'management']) await control('stop', name, { print: () => undefined });
+  await expect(src.core.listNamespace({ limit: 1 })).rejects.toThrow();
+  await expect(mgmt.core.listNamespace({ limit: 1 })).rejects.toThrow();
   await dst.apps.deleteNamespacedDeployment({ namespace: apps, name: 'api' });
   await eventually('api gone', async () => !('api' in (await destinationReplicas())));
 
@@ -184,8 +193,13 @@ it('a TaskRun in the destination cluster restores every original, including a de
   expect(await destinationReplicas()).toEqual({ web: 0, worker: 0 });
 
   const done = await taskRun('recover', { taskName: 'protect-apps' });
-  expect(done.status?.message).toMatch(/restored 3, 0 unchanged, 0 failed/);
+  expect(done.status?.message).toMatch(/restored 3, 0 unchanged, 0 failed in \d+\.\d s$/);
   expect(done.status?.phase).toBe('Succeeded');
+  // The RTO: the run's duration, and each step's share of it.
+  expect(done.status?.duration).toMatch(/^\d+(m\d+)?s$/);
+  const steps = (done.status?.report as { resources: { resource: string; durationMs: number }[] }).resources;
+  expect(steps.map((r) => r.resource)).toEqual(['apps/v1/deployments']);
+  expect(steps[0].durationMs).toBeGreaterThan(0);
   expect(await destinationReplicas()).toEqual({ api: 3, web: 3, worker: 3 });
   const restored = await dst.apps.readNamespacedDeployment({ namespace: apps, name: 'api' });
   expect(restored.metadata?.uid).toBeDefined();
