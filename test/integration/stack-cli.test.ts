@@ -116,6 +116,14 @@ describe('npm run stack, on a stack of its own', () => {
     // A crash (kill -9 of one server) leaves a partial stack: `up` cleans it and starts afresh.
     const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
     process.kill(state.components['zk-destination'].pid, 'SIGKILL');
+    // With STACK_NO_CLEAN=1 (a stack others use), `up` fails and stops nothing.
+    const survivors = processesMentioning(dir).sort();
+    const refused = cli(['up'], { ...env, STACK_NO_CLEAN: '1' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim().split('\n').pop()).toBe(
+      `error: the stack in ${dir} is only partly up (down: zk-destination) and STACK_NO_CLEAN=1 forbids stopping it to start clean: try again once it is up`,
+    );
+    expect(processesMentioning(dir).sort()).toEqual(survivors);
     const again = cli(['up'], env);
     expect(again.stderr).toContain('cleaning a stack left over by an earlier run (8 of 9 processes alive)');
     expect(again.code).toBe(0);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { StackError } from '../../tools/stack/errors.js';
 import { pidAlive, runLogged } from '../../tools/stack/exec.js';
+import { versionAtLeast } from '../../tools/stack/tools.js';
 import {
   componentByName,
   COMPONENTS,
@@ -63,6 +64,19 @@ describe('splitByState', () => {
   it('adds the components a running stack predates (prometheus, to a stack started before it)', () => {
     const older = COMPONENTS.filter((c) => c !== 'prometheus');
     expect(splitByState({ ports: portsOf(older) })).toEqual({ known: older, added: ['prometheus'] });
+  });
+});
+
+describe('versionAtLeast', () => {
+  it.each([
+    ['1.26.8', '1.26.7', true],
+    ['1.26.7', '1.26.7', true],
+    ['1.27', '1.26.7', true],
+    ['1.26', '1.26.7', false],
+    ['1.25.9', '1.26.7', false],
+    ['1.100.0', '1.26.7', true],
+  ])('Go %s is at least %s: %s', (have, need, expected) => {
+    expect(versionAtLeast(have, need)).toBe(expected);
   });
 });
 

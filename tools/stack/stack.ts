@@ -434,6 +434,12 @@ async function allocatePorts(name: ComponentName, taken: Set<number>): Promise<R
 /** Options of the stack operations. */
 export interface StackOptions {
   print?: (line: string) => void;
+  /**
+   * `up` never stops a partly running stack (to start it clean) and fails instead: for a stack that
+   * others use at the same time, where a crash test may have one server stopped for a moment.
+   * The CLI sets it from `STACK_NO_CLEAN=1`.
+   */
+  noClean?: boolean;
 }
 
 const defaultPrint = (line: string) => process.stderr.write(`${line}\n`);
@@ -458,14 +464,23 @@ export async function up(opts: StackOptions = {}): Promise<{ env: StackEnv; reus
       };
       const { known, added } = splitByState(existing);
       const alive = known.filter((c) => ownsPid(existing.components[c]));
+      let silent: ComponentName[] = [];
       if (alive.length === known.length && known.length > 0) {
         const answering = await Promise.all(known.map((c) => DEFS[c].healthy(ctx, portsOf(existing, c))));
-        if (answering.every(Boolean)) {
+        silent = known.filter((_c, i) => !answering[i]);
+        if (silent.length === 0) {
           print(`stack: reusing the running stack (${stackDir})`);
           if (added.length > 0) await addComponents(ctx, added, print);
           await installCrds(tools, print);
           return { env: writeEnv(existing), reused: true };
         }
+      }
+      if (opts.noClean && alive.length > 0) {
+        const down = known.filter((c) => !alive.includes(c));
+        const why = down.length > 0 ? `down: ${down.join(', ')}` : `not answering: ${silent.join(', ')}`;
+        throw new StackError(
+          `the stack in ${stackDir} is only partly up (${why}) and STACK_NO_CLEAN=1 forbids stopping it to start clean: try again once it is up`,
+        );
       }
       if (alive.length > 0 || Object.keys(existing.components).length > 0) {
         print(
