@@ -69,14 +69,17 @@ describe('npm run stack, on a stack of its own', () => {
       'S3_BUCKET',
       'ZK_SOURCE',
       'ZK_DESTINATION',
+      'PROMETHEUS_URL',
+      'PROMETHEUS_TARGETS_DIR',
     ]) {
       expect(envFile).toMatch(new RegExp(`^${key}=\\S+$`, 'm'));
     }
-    expect(processesMentioning(dir)).toHaveLength(8);
+    expect(processesMentioning(dir)).toHaveLength(9);
+    expect(upRes.stdout).toMatch(/^Prometheus: +http:\/\/127\.0\.0\.1:\d+ /m);
 
     let status = cli(['status'], env);
     expect(status.code).toBe(0);
-    expect(Object.values(statusRows(status.stdout))).toEqual(Array(8).fill('up'));
+    expect(Object.values(statusRows(status.stdout))).toEqual(Array(9).fill('up'));
 
     const zkBefore = envFile.match(/^ZK_SOURCE=(.*)$/m)?.[1];
     expect(cli(['restart', 'zk-source'], env).code).toBe(0);
@@ -94,13 +97,37 @@ describe('npm run stack, on a stack of its own', () => {
     expect(cli(['up'], env).stderr).toContain('reusing the running stack');
     expect(processesMentioning(dir).sort()).toEqual(before);
 
+    // A stack started before Prometheus was added (no ports for it in its state): `up` starts
+    // Prometheus beside it and leaves every running server alone.
+    expect(cli(['stop', 'prometheus'], env).code).toBe(0);
+    const older = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+    delete older.ports.prometheus;
+    writeFileSync(join(dir, 'state.json'), JSON.stringify(older));
+    const withoutPrometheus = processesMentioning(dir).sort();
+    expect(withoutPrometheus).toHaveLength(8);
+    expect(statusRows(cli(['status'], env).stdout).prometheus).toBe('down');
+    const added = cli(['up'], env);
+    expect(added.stderr).toContain('stack: adding prometheus to the running stack');
+    expect(added.code).toBe(0);
+    expect(processesMentioning(dir).filter((p) => withoutPrometheus.includes(p))).toEqual(withoutPrometheus);
+    expect(processesMentioning(dir)).toHaveLength(9);
+    expect(readFileSync(join(dir, 'env'), 'utf8')).toMatch(/^PROMETHEUS_URL=http:\/\/127\.0\.0\.1:\d+$/m);
+
     // A crash (kill -9 of one server) leaves a partial stack: `up` cleans it and starts afresh.
     const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
     process.kill(state.components['zk-destination'].pid, 'SIGKILL');
+    // With STACK_NO_CLEAN=1 (a stack others use), `up` fails and stops nothing.
+    const survivors = processesMentioning(dir).sort();
+    const refused = cli(['up'], { ...env, STACK_NO_CLEAN: '1' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim().split('\n').pop()).toBe(
+      `error: the stack in ${dir} is only partly up (down: zk-destination) and STACK_NO_CLEAN=1 forbids stopping it to start clean: try again once it is up`,
+    );
+    expect(processesMentioning(dir).sort()).toEqual(survivors);
     const again = cli(['up'], env);
-    expect(again.stderr).toContain('cleaning a stack left over by an earlier run (7 of 8 processes alive)');
+    expect(again.stderr).toContain('cleaning a stack left over by an earlier run (8 of 9 processes alive)');
     expect(again.code).toBe(0);
-    expect(processesMentioning(dir)).toHaveLength(8);
+    expect(processesMentioning(dir)).toHaveLength(9);
 
     expect(cli(['down'], env).code).toBe(0);
     expect(processesMentioning(dir)).toEqual([]);

@@ -3,9 +3,17 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { load } from 'js-yaml';
 import { StackError } from '../../tools/stack/errors.js';
 import { pidAlive, runLogged } from '../../tools/stack/exec.js';
-import { componentByName, COMPONENTS } from '../../tools/stack/stack.js';
+import { versionAtLeast } from '../../tools/stack/tools.js';
+import {
+  componentByName,
+  COMPONENTS,
+  PROMETHEUS_JOB,
+  prometheusConfig,
+  splitByState,
+} from '../../tools/stack/stack.js';
 
 describe('componentByName', () => {
   it.each([
@@ -21,6 +29,54 @@ describe('componentByName', () => {
     expect(() => componentByName('redis')).toThrow(
       new StackError(`unknown component 'redis': use one of ${COMPONENTS.join(', ')}`),
     );
+  });
+});
+
+describe('prometheusConfig', () => {
+  it('scrapes the file_sd targets of one folder every 2 s under the resiliency-orchestrator job', () => {
+    expect(load(prometheusConfig('/stack/prometheus/targets'))).toEqual({
+      global: { scrape_interval: '2s', scrape_timeout: '2s', evaluation_interval: '2s' },
+      scrape_configs: [
+        {
+          job_name: PROMETHEUS_JOB,
+          file_sd_configs: [{ files: ['/stack/prometheus/targets/*.json'], refresh_interval: '2s' }],
+        },
+      ],
+    });
+    expect(PROMETHEUS_JOB).toBe('resiliency-orchestrator');
+  });
+
+  it('quotes a targets folder that YAML would otherwise misread', () => {
+    const config = load(prometheusConfig('/tmp/a: b #c')) as {
+      scrape_configs: { file_sd_configs: { files: string[] }[] }[];
+    };
+    expect(config.scrape_configs[0].file_sd_configs[0].files).toEqual(['/tmp/a: b #c/*.json']);
+  });
+});
+
+describe('splitByState', () => {
+  const portsOf = (names: readonly string[]) => Object.fromEntries(names.map((c, i) => [c, { main: 1 + i }]));
+
+  it('adds nothing to a stack that knows every component', () => {
+    expect(splitByState({ ports: portsOf(COMPONENTS) })).toEqual({ known: [...COMPONENTS], added: [] });
+  });
+
+  it('adds the components a running stack predates (prometheus, to a stack started before it)', () => {
+    const older = COMPONENTS.filter((c) => c !== 'prometheus');
+    expect(splitByState({ ports: portsOf(older) })).toEqual({ known: older, added: ['prometheus'] });
+  });
+});
+
+describe('versionAtLeast', () => {
+  it.each([
+    ['1.26.8', '1.26.7', true],
+    ['1.26.7', '1.26.7', true],
+    ['1.27', '1.26.7', true],
+    ['1.26', '1.26.7', false],
+    ['1.25.9', '1.26.7', false],
+    ['1.100.0', '1.26.7', true],
+  ])('Go %s is at least %s: %s', (have, need, expected) => {
+    expect(versionAtLeast(have, need)).toBe(expected);
   });
 });
 
@@ -68,7 +124,7 @@ describe('pidAlive', () => {
 
 describe('npm run stack -- status | head -1', () => {
   it('ends quietly with the status exit code when the reader has gone (no EPIPE crash)', async () => {
-    // A stack whose eight components are all down: eight lines, exit code 3.
+    // A stack whose components are all down: one line each, exit code 3.
     const dir = mkdtempSync(join(tmpdir(), 'stack-status-'));
     const ports = Object.fromEntries(COMPONENTS.map((c, i) => [c, { main: 1 + i }]));
     writeFileSync(join(dir, 'state.json'), JSON.stringify({ components: {}, ports }));

@@ -9,7 +9,8 @@ import { stackEnvFile } from './paths.js';
 import { endQuietlyWhenReaderCloses } from './output.js';
 
 const USAGE = `usage: npm run stack -- <command>
-  up                     start the local stack (or reuse the running one) and write ${stackEnvFile}
+  up                     start the local stack (or reuse the running one) and write ${stackEnvFile};
+                         STACK_NO_CLEAN=1: fail rather than restart a partly running stack
   down                   stop every process of the stack
   status                 what runs, where, and its log file
   restart <component>    stop and start one component on the same ports and data
@@ -27,7 +28,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'up': {
-      const { env } = await up();
+      const { env } = await up({ noClean: process.env.STACK_NO_CLEAN === '1' });
       console.log(`Temporal UI:        ${env.TEMPORAL_UI_URL}`);
       console.log(
         `Temporal address:   ${env.TEMPORAL_ADDRESS}  (temporal --address ${env.TEMPORAL_ADDRESS} workflow list)`,
@@ -35,6 +36,9 @@ async function main(argv: string[]): Promise<void> {
       console.log(`kubectl management: kubectl --kubeconfig ${env.MANAGEMENT_KUBECONFIG} get ns`);
       console.log(`kubectl source:     kubectl --kubeconfig ${env.SOURCE_KUBECONFIG} get ns`);
       console.log(`kubectl destination: kubectl --kubeconfig ${env.DESTINATION_KUBECONFIG} get ns`);
+      console.log(
+        `Prometheus:         ${env.PROMETHEUS_URL}  (API only; scrape targets: ${env.PROMETHEUS_TARGETS_DIR}/*.json)`,
+      );
       console.log(`all variables:      set -a; . ${stackEnvFile}; set +a`);
       return;
     }

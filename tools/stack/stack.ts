@@ -1,7 +1,8 @@
 /**
  * The local stack: etcd, three kube-apiservers (management, source, destination) on one etcd
- * with their own prefixes, the Temporal dev server with its UI, MinIO with one bucket, and two
- * standalone ZooKeeper servers. Every process runs in the background on loopback ports; its pid,
+ * with their own prefixes, the Temporal dev server with its UI, MinIO with one bucket, two
+ * standalone ZooKeeper servers and Prometheus, which scrapes the targets registered in its
+ * file_sd folder. Every process runs in the background on loopback ports; its pid,
  * ports and log file are kept in `.stack/state.json`, and `.stack/env` tells clients where to go.
  */
 import { randomBytes } from 'node:crypto';
@@ -39,6 +40,7 @@ export const COMPONENTS = [
   's3',
   'zk-source',
   'zk-destination',
+  'prometheus',
 ] as const;
 export type ComponentName = (typeof COMPONENTS)[number];
 
@@ -70,7 +72,8 @@ interface ComponentState {
 /** The whole of `.stack/state.json`. */
 interface StackState {
   components: Partial<Record<ComponentName, ComponentState>>;
-  ports: Record<ComponentName, Record<string, number>>;
+  /** Missing for a component added to the stack after this state was written (see {@link up}). */
+  ports: Partial<Record<ComponentName, Record<string, number>>>;
   s3: { accessKeyId: string; secretAccessKey: string; bucket: string; region: string };
 }
 
@@ -89,6 +92,8 @@ export type StackEnv = Record<
   | 'S3_BUCKET'
   | 'ZK_SOURCE'
   | 'ZK_DESTINATION'
+  | 'PROMETHEUS_URL'
+  | 'PROMETHEUS_TARGETS_DIR'
   | 'STACK_LOG_DIR',
   string
 >;
@@ -125,6 +130,35 @@ interface ComponentDef {
 
 const dataDir = (name: ComponentName) => join(stackDir, 'data', name);
 
+/** Prometheus's generated config and its file_sd folder; kept across clean starts, unlike data/. */
+const prometheusDir = join(stackDir, 'prometheus');
+/** Where a scrape target is registered: one `<name>.json` file_sd file per target group. */
+export const prometheusTargetsDir = join(prometheusDir, 'targets');
+/** The job every registered target is scraped under (its `job` label). */
+export const PROMETHEUS_JOB = 'resiliency-orchestrator';
+/** Scrape, rule evaluation and file_sd refresh interval: short, so tests see a sample in seconds. */
+const PROMETHEUS_INTERVAL = '2s';
+
+/**
+ * The Prometheus config of the stack: one job reading `<targets>/*.json` (file_sd), every interval
+ * short. A target file is `[{"targets":["127.0.0.1:PORT"],"labels":{...}}]`; write it to a temporary
+ * name that does not end in `.json` and rename it, so Prometheus never reads half a file.
+ */
+export function prometheusConfig(targetsDir: string): string {
+  return [
+    'global:',
+    `  scrape_interval: ${PROMETHEUS_INTERVAL}`,
+    `  scrape_timeout: ${PROMETHEUS_INTERVAL}`,
+    `  evaluation_interval: ${PROMETHEUS_INTERVAL}`,
+    'scrape_configs:',
+    `  - job_name: ${PROMETHEUS_JOB}`,
+    '    file_sd_configs:',
+    `      - files: [${JSON.stringify(join(targetsDir, '*.json'))}]`,
+    `        refresh_interval: ${PROMETHEUS_INTERVAL}`,
+    '',
+  ].join('\n');
+}
+
 function apiserver(name: 'management' | 'source' | 'destination'): ComponentDef {
   return {
     ports: ['https'],
@@ -132,7 +166,7 @@ function apiserver(name: 'management' | 'source' | 'destination'): ComponentDef 
     command: ({ tools, pki, state }, ports) => ({
       cmd: tools['kube-apiserver'],
       args: [
-        `--etcd-servers=http://127.0.0.1:${state.ports.etcd.client}`,
+        `--etcd-servers=http://127.0.0.1:${portsOf(state, 'etcd').client}`,
         `--etcd-prefix=/${name}`,
         '--bind-address=127.0.0.1',
         '--advertise-address=127.0.0.1',
@@ -274,6 +308,27 @@ const DEFS: Record<ComponentName, ComponentDef> = {
   },
   'zk-source': zookeeper('zk-source'),
   'zk-destination': zookeeper('zk-destination'),
+  prometheus: {
+    ports: ['web'],
+    startTimeoutMs: 60_000,
+    command: ({ tools }, ports) => {
+      mkdirSync(prometheusTargetsDir, { recursive: true });
+      const cfg = join(prometheusDir, 'prometheus.yml');
+      writeFileSync(cfg, prometheusConfig(prometheusTargetsDir));
+      return {
+        cmd: tools.prometheus,
+        args: [
+          `--config.file=${cfg}`,
+          `--storage.tsdb.path=${dataDir('prometheus')}`,
+          '--storage.tsdb.retention.time=1d',
+          `--web.listen-address=127.0.0.1:${ports.web}`,
+          '--log.level=warn',
+        ],
+        match: cfg,
+      };
+    },
+    healthy: (_ctx, ports) => httpOk(`http://127.0.0.1:${ports.web}/-/ready`),
+  },
 };
 
 function s3Client(state: StackState, port: number): S3Client {
@@ -310,6 +365,17 @@ function fourLetterWord(port: number, word: string): Promise<string> {
     sock.on('close', () => resolveReply(out.trim()));
     sock.on('error', () => resolveReply(''));
   });
+}
+
+/** The ports of a component of a recorded stack; a clear error for one the stack predates. */
+function portsOf(state: StackState, name: ComponentName): Record<string, number> {
+  const ports = state.ports[name];
+  if (!ports) {
+    throw new StackError(
+      `${name} is not part of the running stack (it was started before ${name} was added): run \`npm run stack -- up\` to add it`,
+    );
+  }
+  return ports;
 }
 
 function readState(): StackState | undefined {
@@ -368,14 +434,22 @@ async function allocatePorts(name: ComponentName, taken: Set<number>): Promise<R
 /** Options of the stack operations. */
 export interface StackOptions {
   print?: (line: string) => void;
+  /**
+   * `up` never stops a partly running stack (to start it clean) and fails instead: for a stack that
+   * others use at the same time, where a crash test may have one server stopped for a moment.
+   * The CLI sets it from `STACK_NO_CLEAN=1`.
+   */
+  noClean?: boolean;
 }
 
 const defaultPrint = (line: string) => process.stderr.write(`${line}\n`);
 
 /**
- * Brings the whole stack up, or reuses it when it already runs and answers. A stack left over by a
- * crashed run (some processes gone) is stopped and started clean. Returns the env of `.stack/env`
- * and whether a running stack was reused.
+ * Brings the whole stack up, or reuses it when it already runs and answers. A running stack started
+ * before a component was added to the stack (its state has no ports for it) is kept as it is, and
+ * only the new components are started beside it. A stack left over by a crashed run (some
+ * processes gone) is stopped and started clean. Returns the env of `.stack/env` and whether a
+ * running stack was reused.
  */
 export async function up(opts: StackOptions = {}): Promise<{ env: StackEnv; reused: boolean }> {
   const print = opts.print ?? defaultPrint;
@@ -388,18 +462,29 @@ export async function up(opts: StackOptions = {}): Promise<{ env: StackEnv; reus
         pki: await ensurePki(tools.openssl, stackPkiDir, join(stackLogDir, 'pki.log')),
         state: existing,
       };
-      const alive = COMPONENTS.filter((c) => ownsPid(existing.components[c]));
-      if (alive.length === COMPONENTS.length) {
-        const answering = await Promise.all(COMPONENTS.map((c) => DEFS[c].healthy(ctx, existing.ports[c])));
-        if (answering.every(Boolean)) {
+      const { known, added } = splitByState(existing);
+      const alive = known.filter((c) => ownsPid(existing.components[c]));
+      let silent: ComponentName[] = [];
+      if (alive.length === known.length && known.length > 0) {
+        const answering = await Promise.all(known.map((c) => DEFS[c].healthy(ctx, portsOf(existing, c))));
+        silent = known.filter((_c, i) => !answering[i]);
+        if (silent.length === 0) {
           print(`stack: reusing the running stack (${stackDir})`);
+          if (added.length > 0) await addComponents(ctx, added, print);
           await installCrds(tools, print);
           return { env: writeEnv(existing), reused: true };
         }
       }
+      if (opts.noClean && alive.length > 0) {
+        const down = known.filter((c) => !alive.includes(c));
+        const why = down.length > 0 ? `down: ${down.join(', ')}` : `not answering: ${silent.join(', ')}`;
+        throw new StackError(
+          `the stack in ${stackDir} is only partly up (${why}) and STACK_NO_CLEAN=1 forbids stopping it to start clean: try again once it is up`,
+        );
+      }
       if (alive.length > 0 || Object.keys(existing.components).length > 0) {
         print(
-          `stack: cleaning a stack left over by an earlier run (${alive.length} of ${COMPONENTS.length} processes alive)`,
+          `stack: cleaning a stack left over by an earlier run (${alive.length} of ${known.length} processes alive)`,
         );
       }
       await stopAll(existing, print);
@@ -411,11 +496,48 @@ export async function up(opts: StackOptions = {}): Promise<{ env: StackEnv; reus
   });
 }
 
+/** The components a recorded stack knows (has ports for) and those added to the stack since. */
+export function splitByState(state: Pick<StackState, 'ports'>): {
+  known: ComponentName[];
+  added: ComponentName[];
+} {
+  const known = COMPONENTS.filter((c) => state.ports[c] !== undefined);
+  return { known, added: COMPONENTS.filter((c) => !known.includes(c)) };
+}
+
+/**
+ * Starts components that a running stack predates (it was started before they were added to
+ * COMPONENTS), on new free ports, without touching the running ones. On failure it stops only what
+ * it started and forgets their ports, so the next `up` tries them again.
+ */
+async function addComponents(ctx: Ctx, names: ComponentName[], print: (l: string) => void): Promise<void> {
+  const { state } = ctx;
+  const taken = new Set(Object.values(state.ports).flatMap((p) => Object.values(p)));
+  print(`stack: adding ${names.join(', ')} to the running stack`);
+  for (const c of names) state.ports[c] = await allocatePorts(c, taken);
+  writeState(state);
+  const results = await Promise.all(names.map((c) => startComponent(ctx, c, print).then(ok, fail)));
+  const failure = results.find((r) => !r.ok);
+  if (failure) {
+    for (const c of names) {
+      try {
+        await stopComponent(state.components[c]);
+      } catch (err) {
+        print(`stack: cannot stop ${c}: ${err instanceof StackError ? err.oneLine() : String(err)}`);
+      }
+      delete state.components[c];
+      delete state.ports[c];
+    }
+    writeState(state);
+    throw failure.error;
+  }
+}
+
 async function startAll(tools: ToolPaths, print: (l: string) => void): Promise<StackEnv> {
   mkdirSync(stackLogDir, { recursive: true });
   const pki = await ensurePki(tools.openssl, stackPkiDir, join(stackLogDir, 'pki.log'));
   const taken = new Set<number>();
-  const ports = {} as StackState['ports'];
+  const ports: StackState['ports'] = {};
   for (const c of COMPONENTS) ports[c] = await allocatePorts(c, taken);
   const previous = readState();
   const state: StackState = {
@@ -458,7 +580,7 @@ const fail = (error: unknown) => ({ ok: false as const, error });
 
 async function startComponent(ctx: Ctx, name: ComponentName, print: (l: string) => void): Promise<void> {
   const def = DEFS[name];
-  const ports = ctx.state.ports[name];
+  const ports = portsOf(ctx.state, name);
   const logFile = join(stackLogDir, `${name}.log`);
   for (const port of Object.values(ports)) {
     if (await portInUse(port)) {
@@ -628,13 +750,14 @@ export async function status(): Promise<ComponentStatus[]> {
     COMPONENTS.map(async (c) => {
       const cs = state.components[c];
       const ports = state.ports[c];
-      const running = ownsPid(cs);
+      const running = ports !== undefined && ownsPid(cs);
       const ok = running && existsSync(pki.caCert) ? await DEFS[c].healthy(ctx, ports) : false;
       return {
         component: c,
         state: running ? (ok ? 'up' : 'unhealthy') : 'down',
         pid: running ? cs.pid : undefined,
-        address: describePorts(ports),
+        // A component added after this stack was started has no ports yet: `up` adds it.
+        address: ports ? describePorts(ports) : '- (not in this stack yet: run up)',
         logFile: join(stackLogDir, `${c}.log`),
       } satisfies ComponentStatus;
     }),
@@ -671,25 +794,27 @@ function kubeconfigPath(name: 'management' | 'source' | 'destination'): string {
 function writeKubeconfigs(pki: Pki, state: StackState): void {
   mkdirSync(stackKubeconfigDir, { recursive: true, mode: 0o700 });
   for (const name of ['management', 'source', 'destination'] as const) {
-    writeFileSync(kubeconfigPath(name), kubeconfig(pki, name, state.ports[name].https), { mode: 0o600 });
+    writeFileSync(kubeconfigPath(name), kubeconfig(pki, name, portsOf(state, name).https), { mode: 0o600 });
   }
 }
 
 function writeEnv(state: StackState): StackEnv {
   const env: StackEnv = {
-    TEMPORAL_ADDRESS: `127.0.0.1:${state.ports.temporal.grpc}`,
+    TEMPORAL_ADDRESS: `127.0.0.1:${portsOf(state, 'temporal').grpc}`,
     TEMPORAL_NAMESPACE: 'default',
-    TEMPORAL_UI_URL: `http://127.0.0.1:${state.ports.temporal.ui}`,
+    TEMPORAL_UI_URL: `http://127.0.0.1:${portsOf(state, 'temporal').ui}`,
     MANAGEMENT_KUBECONFIG: kubeconfigPath('management'),
     SOURCE_KUBECONFIG: kubeconfigPath('source'),
     DESTINATION_KUBECONFIG: kubeconfigPath('destination'),
-    S3_ENDPOINT: `http://127.0.0.1:${state.ports.s3.api}`,
+    S3_ENDPOINT: `http://127.0.0.1:${portsOf(state, 's3').api}`,
     S3_REGION: state.s3.region,
     S3_ACCESS_KEY_ID: state.s3.accessKeyId,
     S3_SECRET_ACCESS_KEY: state.s3.secretAccessKey,
     S3_BUCKET: state.s3.bucket,
-    ZK_SOURCE: `127.0.0.1:${state.ports['zk-source'].client}`,
-    ZK_DESTINATION: `127.0.0.1:${state.ports['zk-destination'].client}`,
+    ZK_SOURCE: `127.0.0.1:${portsOf(state, 'zk-source').client}`,
+    ZK_DESTINATION: `127.0.0.1:${portsOf(state, 'zk-destination').client}`,
+    PROMETHEUS_URL: `http://127.0.0.1:${portsOf(state, 'prometheus').web}`,
+    PROMETHEUS_TARGETS_DIR: prometheusTargetsDir,
     STACK_LOG_DIR: stackLogDir,
   };
   const text = Object.entries(env)

@@ -19,6 +19,7 @@ export const TOOL_VERSIONS = {
   kubernetes: '1.34.4',
   minio: 'v0.0.0-20260212201848-7aac2a2c5b7c',
   zookeeper: '3.9.4',
+  prometheus: '3.16.0',
 } as const;
 
 /** The staging modules k8s.io/kubernetes replaces with local paths; we pin their published twins. */
@@ -75,11 +76,30 @@ interface ToolSpec {
   binaries: string[];
   /** Commands that must be on PATH to install it. */
   prerequisites: string[];
+  /** The oldest Go that builds it (the `go` line of its go.mod): GOTOOLCHAIN=local fetches no newer one. */
+  minGo?: string;
   /** A rough first-build time, printed so nobody thinks the installer hung. */
   estimate: string;
   /** When set, a binary already on PATH whose version output passes `fits` is reused. */
   onPath?: { binary: string; args: string[]; fits: (output: string) => boolean };
   install(ctx: InstallContext): Promise<void>;
+}
+
+/** Whether dotted version `have` (for example `1.26.8`) is at least `need`. */
+export function versionAtLeast(have: string, need: string): boolean {
+  const a = have.split('.').map(Number);
+  const b = need.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d > 0;
+  }
+  return true;
+}
+
+/** The machine's Go version without the `go` prefix (`1.26.8`), or undefined. */
+function localGoVersion(): string | undefined {
+  const out = captureOutput('go', ['env', 'GOVERSION']);
+  return out?.trim().match(/^go(\d+(?:\.\d+)*)/)?.[1];
 }
 
 function goEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -183,6 +203,42 @@ const TOOLS: ToolSpec[] = [
     },
   },
   {
+    name: 'prometheus',
+    version: TOOL_VERSIONS.prometheus,
+    binaries: ['prometheus'],
+    prerequisites: ['go'],
+    minGo: '1.26.7',
+    estimate: 'about 10 to 16 minutes on 2 cores',
+    onPath: {
+      binary: 'prometheus',
+      args: ['--version'],
+      fits: (out) => out.includes(`prometheus, version ${TOOL_VERSIONS.prometheus} `),
+    },
+    async install(ctx) {
+      // Prometheus 3.x is tagged v0.3MM.P on the module proxy (3.16.0 is v0.316.0). Built without
+      // the `builtinassets` tag: the web UI is not embedded (its pages fail), /api/v1/*, /-/ready
+      // and /-/healthy work. -trimpath keeps the binary free of this machine's paths.
+      const [major, minor, patch] = TOOL_VERSIONS.prometheus.split('.');
+      const moduleVersion = `v0.${Number(major) * 100 + Number(minor)}.${patch}`;
+      await runLogged(
+        'go',
+        [
+          'install',
+          '-trimpath',
+          '-ldflags',
+          `-X github.com/prometheus/common/version.Version=${TOOL_VERSIONS.prometheus}`,
+          `github.com/prometheus/prometheus/cmd/prometheus@${moduleVersion}`,
+        ],
+        {
+          env: goEnv({ GOBIN: ctx.binDir }),
+          logFile: ctx.logFile,
+          what: `building prometheus ${TOOL_VERSIONS.prometheus}`,
+          print: ctx.print,
+        },
+      );
+    },
+  },
+  {
     name: 'zookeeper',
     version: TOOL_VERSIONS.zookeeper,
     revision: 3,
@@ -278,6 +334,12 @@ export async function ensureTools(
               `missing prerequisite '${p}', needed to install ${tool.name} ${tool.version}: install it (see README, Prerequisites) or put it on PATH`,
             );
           }
+        }
+        const go = tool.minGo ? localGoVersion() : undefined;
+        if (tool.minGo && !(go && versionAtLeast(go, tool.minGo))) {
+          throw new StackError(
+            `${tool.name} ${tool.version} needs Go ${tool.minGo} or later, and this machine has ${go ? `Go ${go}` : 'no working go'}: install a newer Go (see README, Prerequisites)`,
+          );
         }
         mkdirSync(binDir, { recursive: true });
         const logFile = join(dir, 'install.log');
