@@ -22,7 +22,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { createLogger } from '../../src/logger.js';
@@ -32,7 +31,7 @@ import type { PluginOutcome } from '../../src/plugins/types.js';
 import { readEnv } from '../../tools/stack/stack.js';
 import { configMapBody, createNamespaces, deleteNamespaces, kubeConfig } from './kube.js';
 import { renderTable, type Row } from './report.js';
-import { emptyPrefix, pool, secs } from './util.js';
+import { benchProgress as progress, emptyPrefix, objectsAndRounds, pool, secs, timed } from './util.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TARGET_RATIO = 1.3;
@@ -42,43 +41,6 @@ const IN_FLIGHT = 16;
 const USAGE = `usage: npm run bench:backup -- [options]   (each option also reads BENCH_<NAME>)
   --objects N   ConfigMaps backed up and restored (default 5000)
   --rounds N    rounds of (baselines, backup, restore); the best of each is compared (default 2)`;
-
-function parseParams(): { objects: number; rounds: number } {
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
-    options: {
-      objects: { type: 'string' },
-      rounds: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const num = (flag: 'objects' | 'rounds', dflt: number): number => {
-    const env = `BENCH_${flag.toUpperCase()}`;
-    const text = values[flag] ?? process.env[env];
-    if (text === undefined) return dflt;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1)
-      throw new Error(`--${flag} / ${env}: '${text}' is not an integer >= 1`);
-    return n;
-  };
-  return { objects: num('objects', 5000), rounds: num('rounds', 2) };
-}
-
-const t0 = Date.now();
-function progress(line: string): void {
-  process.stderr.write(`bench [${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
-}
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const started = performance.now();
-  const value = await fn();
-  return { ms: performance.now() - started, value };
-}
 
 /** A PluginRun over the stack's clusters and bucket, as runPlugin would build it. */
 function pluginRun(opts: {
@@ -111,7 +73,7 @@ function pluginRun(opts: {
 }
 
 async function main(): Promise<void> {
-  const params = parseParams();
+  const params = objectsAndRounds(USAGE, { objects: 5000, rounds: 2 });
   const env = readEnv();
   if (!env?.SOURCE_KUBECONFIG || !env.S3_ENDPOINT)
     throw new Error('no stack env: start the stack (npm run stack -- up) or set STACK_DIR');

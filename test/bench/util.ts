@@ -2,6 +2,7 @@
  * Small helpers of the benchmark: abortable sleeps, a bounded-concurrency pool, retries of setup
  * calls, percentiles and number formatting, and emptying a bucket prefix.
  */
+import { parseArgs } from 'node:util';
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { kubeErrorText } from '../../src/kube/errors.js';
 
@@ -145,4 +146,51 @@ export async function emptyPrefix(s3: S3Client, bucket: string, prefix: string):
     if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
     token = page.NextContinuationToken;
   } while (token);
+}
+
+/**
+ * Parses `--objects N --rounds N` (each also read from BENCH_OBJECTS / BENCH_ROUNDS), printing
+ * `usage` for `--help`. Every value is an integer >= 1.
+ */
+export function objectsAndRounds(
+  usage: string,
+  defaults: { objects: number; rounds: number },
+): { objects: number; rounds: number } {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      objects: { type: 'string' },
+      rounds: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const num = (flag: 'objects' | 'rounds'): number => {
+    const env = `BENCH_${flag.toUpperCase()}`;
+    const text = values[flag] ?? process.env[env];
+    if (text === undefined) return defaults[flag];
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`--${flag} / ${env}: '${text}' is not an integer >= 1`);
+    return n;
+  };
+  return { objects: num('objects'), rounds: num('rounds') };
+}
+
+const benchStarted = Date.now();
+
+/** A progress line on stderr, with the seconds since the script started. */
+export function benchProgress(line: string): void {
+  process.stderr.write(`bench [${((Date.now() - benchStarted) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+}
+
+/** Runs `fn` and returns how long it took, in milliseconds, with its value. */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - started, value };
 }

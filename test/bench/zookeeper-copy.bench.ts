@@ -36,7 +36,7 @@ import {
   type NodeSpec,
 } from '../integration/zk-tree.js';
 import { renderTable, type Row } from './report.js';
-import { mib, secs } from './util.js';
+import { benchProgress as progress, mib, secs, timed } from './util.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TARGET_RATIO = 1.3;
@@ -87,11 +87,6 @@ function parseParams(): Params {
     inFlight: num('in-flight', 64),
     rounds: num('rounds', 3),
   };
-}
-
-const t0 = Date.now();
-function progress(line: string): void {
-  process.stderr.write(`bench [${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
 }
 
 /** Mixed sizes: mostly small, some 1 KiB and 10 KiB, a few 100 KiB. */
@@ -161,12 +156,6 @@ async function rawCopy(src: ZkClient, dst: ZkClient, root: string, inFlight: num
   };
   await visit(root);
   return copied;
-}
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const started = performance.now();
-  const value = await fn();
-  return { ms: performance.now() - started, value };
 }
 
 async function main(): Promise<number> {

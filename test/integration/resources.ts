@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createHash, createHmac } from 'node:crypto';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { Client, Connection } from '@temporalio/client';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { ALL_KINDS, API_VERSION, kindInfo, type Kind } from '../../src/api/kinds.js';
 import type { Resource } from '../../src/api/types.js';
@@ -225,4 +226,20 @@ export async function createFullBucket(bucket: string, bytes = 1): Promise<void>
     body,
   });
   if (!res.ok) throw new Error(`set-bucket-quota ${bucket}: HTTP ${res.status} ${await res.text()}`);
+}
+
+/** The highest attempt of any activity of a workflow, from its Temporal history: 2 or more after a retry. */
+export async function maxActivityAttempt(workflowId: string): Promise<number> {
+  const env = stackEnv();
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  try {
+    const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const attempts = (history.events ?? [])
+      .filter((e) => e.activityTaskStartedEventAttributes)
+      .map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 1);
+    return Math.max(0, ...attempts);
+  } finally {
+    await connection.close();
+  }
 }
