@@ -107,7 +107,8 @@ export async function staleManifests(dir = MONITORING_DIR): Promise<Manifest[]> 
 async function main(): Promise<void> {
   const stale = await staleManifests();
   if (process.argv.includes('--check')) {
-    for (const m of stale) console.error(`k8s/monitoring/${m.file} is out of date: run npm run build:dashboards`);
+    for (const m of stale)
+      console.error(`k8s/monitoring/${m.file} is out of date: run npm run build:dashboards`);
     process.exitCode = stale.length ? 1 : 0;
     return;
   }
