@@ -1,12 +1,11 @@
 /**
  * The monitoring manifests (k8s/monitoring): the GrafanaDashboard manifests are the generated
- * embedding of dashboard.json, and they and the ServiceMonitor are valid against the real
- * operators' CRD schemas (vendored in test/unit/fixtures/crd-schemas, source in each `$comment`);
- * the Service and ServiceMonitor reach the Deployment's metrics ports; the kustomization lists them.
+ * embedding of dashboard.json, with the fields the Grafana Operator v4 and v5 documentation gives
+ * (no CRD schema is copied into the project: the operators' CRDs are not checked offline); the
+ * Service and ServiceMonitor reach the Deployment's metrics ports; the kustomization lists them.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Ajv, type ValidateFunction } from 'ajv';
 import yaml from 'js-yaml';
 import { DEFAULT_METRICS_PORT, DEFAULT_TEMPORAL_METRICS_PORT } from '../../src/config.js';
 import { renderManifests, staleManifests } from '../../tools/monitoring/build-dashboards.js';
@@ -29,47 +28,6 @@ const one = (file: string) => {
   return objects[0];
 };
 
-// ---------------------------------------------------------------------------------------------
-// A CRD's openAPIV3Schema as the API server applies it to a create: types, required fields,
-// enums and patterns, and (kubectl's default strict field validation) no field the schema does
-// not declare. x-kubernetes-validations (CEL) and formats are not evaluated here.
-
-/** Adds `additionalProperties: false` to each object schema that lists its properties. */
-function strict(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(strict);
-  if (!schema || typeof schema !== 'object') return schema;
-  const s = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, strict(v)])) as Record<
-    string,
-    unknown
-  >;
-  if (s.properties && s.additionalProperties === undefined && !s['x-kubernetes-preserve-unknown-fields']) {
-    s.additionalProperties = false;
-  }
-  return s;
-}
-
-interface CrdFixture {
-  group: string;
-  version: string;
-  kind: string;
-  openAPIV3Schema: object;
-}
-const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
-function crdValidator(fixture: string): { fixture: CrdFixture; validate: ValidateFunction } {
-  const f = JSON.parse(
-    readFileSync(path.join(root, 'test/unit/fixtures/crd-schemas', fixture), 'utf8'),
-  ) as CrdFixture;
-  return { fixture: f, validate: ajv.compile(strict(f.openAPIV3Schema) as object) };
-}
-const errorsOf = (validate: ValidateFunction, object: unknown) =>
-  validate(object) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
-
-const crds = {
-  v4: crdValidator('grafana-operator-v4.10.1-grafanadashboards.json'),
-  v5: crdValidator('grafana-operator-v5.24.0-grafanadashboards.json'),
-  serviceMonitor: crdValidator('prometheus-operator-v0.93.0-servicemonitors.json'),
-};
-
 describe('GrafanaDashboard manifests', () => {
   const dashboardJson = readFileSync(path.join(dir, 'dashboard.json'), 'utf8');
 
@@ -87,19 +45,13 @@ describe('GrafanaDashboard manifests', () => {
   });
 
   it.each([
-    ['grafana-v4-dashboard.yaml', 'v4', 'integreatly.org/v1alpha1'],
-    ['grafana-v5-dashboard.yaml', 'v5', 'grafana.integreatly.org/v1beta1'],
-  ] as const)(
-    '%s embeds dashboard.json as spec.json and is valid against the %s CRD',
-    (file, crd, apiVersion) => {
-      const object = one(`k8s/monitoring/${file}`);
-      const { fixture, validate } = crds[crd];
-      expect(object).toMatchObject({ apiVersion: `${fixture.group}/${fixture.version}`, kind: fixture.kind });
-      expect(object.apiVersion).toBe(apiVersion);
-      expect(object.spec.json).toBe(dashboardJson);
-      expect(errorsOf(validate, object)).toEqual([]);
-    },
-  );
+    ['grafana-v4-dashboard.yaml', 'integreatly.org/v1alpha1'],
+    ['grafana-v5-dashboard.yaml', 'grafana.integreatly.org/v1beta1'],
+  ] as const)('%s is a GrafanaDashboard of %s embedding dashboard.json as spec.json', (file, apiVersion) => {
+    const object = one(`k8s/monitoring/${file}`);
+    expect(object).toMatchObject({ apiVersion, kind: 'GrafanaDashboard' });
+    expect(object.spec.json).toBe(dashboardJson);
+  });
 
   it('the v4 one carries the label the operator’s dashboardLabelSelector examples use, and no namespace', () => {
     const v4 = one('k8s/monitoring/grafana-v4-dashboard.yaml');
@@ -114,26 +66,6 @@ describe('GrafanaDashboard manifests', () => {
       instanceSelector: { matchLabels: { dashboards: 'grafana' } },
       allowCrossNamespaceImport: true,
     });
-  });
-
-  it('the CRD check is not vacuous: an unknown field, a wrong type and a missing required field fail', () => {
-    const v5 = one('k8s/monitoring/grafana-v5-dashboard.yaml');
-    expect(errorsOf(crds.v5.validate, { ...v5, spec: { ...v5.spec, jsonn: '{}' } })).toEqual([
-      '/spec must NOT have additional properties',
-    ]);
-    const withoutSelector = { ...v5.spec };
-    delete withoutSelector.instanceSelector;
-    expect(errorsOf(crds.v5.validate, { ...v5, spec: withoutSelector })).toEqual([
-      "/spec must have required property 'instanceSelector'",
-    ]);
-    const v4 = one('k8s/monitoring/grafana-v4-dashboard.yaml');
-    expect(errorsOf(crds.v4.validate, { ...v4, spec: { json: JSON.parse(v4.spec.json as string) } })).toEqual(
-      ['/spec/json must be string'],
-    );
-    // v4 has no instanceSelector: a v5 spec is not a v4 one
-    expect(errorsOf(crds.v4.validate, { ...v4, spec: v5.spec })).toContain(
-      '/spec must NOT have additional properties',
-    );
   });
 });
 
@@ -178,8 +110,7 @@ describe('Service and ServiceMonitor', () => {
     ]);
   });
 
-  it('the ServiceMonitor is valid against the prometheus-operator CRD and scrapes both ports every 30 s', () => {
-    expect(errorsOf(crds.serviceMonitor.validate, monitor)).toEqual([]);
+  it('the ServiceMonitor scrapes both ports every 30 s', () => {
     expect(monitor).toMatchObject({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor' });
     expect(monitor.metadata.namespace).toBe(NAMESPACE);
     expect(monitorSpec.namespaceSelector.matchNames).toEqual([NAMESPACE]);
@@ -187,10 +118,6 @@ describe('Service and ServiceMonitor', () => {
       ['metrics', '/metrics', '30s'],
       ['temporal-metrics', '/metrics', '30s'],
     ]);
-    // and the check is not vacuous
-    expect(
-      errorsOf(crds.serviceMonitor.validate, { ...monitor, spec: { ...monitorSpec, endpoint: [] } }),
-    ).toEqual(['/spec must NOT have additional properties']);
   });
 
   it('the ServiceMonitor selects the metrics Service and not the webhook one', () => {
