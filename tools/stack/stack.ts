@@ -269,18 +269,35 @@ function managementControllersKubeconfig({ pki, state }: Ctx): string {
 }
 
 /**
- * The secure-serving flags of kube-scheduler and kube-controller-manager: /healthz on our CA's
- * certificate. No --authentication/authorization-kubeconfig: /healthz, /readyz and /livez are
- * always allowed, and with them the servers look for a request-header CA our API servers lack
- * and log an error every few seconds.
+ * kube-scheduler or kube-controller-manager for the management cluster: its admin kubeconfig, no
+ * leader election, and /healthz on `--secure-port` with our CA's serving certificate. No
+ * --authentication/authorization-kubeconfig: /healthz, /readyz and /livez are always allowed, and
+ * with them the servers look for a request-header CA our API servers lack and log an error every
+ * few seconds.
  */
-function secureServing({ pki }: Ctx, port: number): string[] {
-  return [
-    '--bind-address=127.0.0.1',
-    `--secure-port=${port}`,
-    `--tls-cert-file=${pki.serverCert}`,
-    `--tls-private-key-file=${pki.serverKey}`,
-  ];
+function managementKubeComponent(
+  binary: 'kube-scheduler' | 'kube-controller-manager',
+  flags: string[],
+): ComponentDef {
+  return {
+    ports: ['https'],
+    after: 'management',
+    startTimeoutMs: 60_000,
+    command: (ctx, ports) => ({
+      cmd: ctx.tools[binary],
+      args: [
+        `--kubeconfig=${managementControllersKubeconfig(ctx)}`,
+        '--leader-elect=false',
+        ...flags,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${ports.https}`,
+        `--tls-cert-file=${ctx.pki.serverCert}`,
+        `--tls-private-key-file=${ctx.pki.serverKey}`,
+        '--profiling=false',
+      ],
+    }),
+    healthy: ({ pki }, ports) => httpOk(`https://127.0.0.1:${ports.https}/healthz`, readFileSync(pki.caCert)),
+  };
 }
 
 /** The Node kwok manages: created once the management API server answers; applying it again changes nothing. */
@@ -412,47 +429,14 @@ const DEFS: Record<ComponentName, ComponentDef> = {
     },
     healthy: (_ctx, ports) => httpOk(`http://127.0.0.1:${ports.web}/-/ready`),
   },
-  'management-scheduler': {
-    ports: ['https'],
-    after: 'management',
-    startTimeoutMs: 60_000,
-    command: (ctx, ports) => {
-      const kubeconfigFile = managementControllersKubeconfig(ctx);
-      return {
-        cmd: ctx.tools['kube-scheduler'],
-        args: [
-          `--kubeconfig=${kubeconfigFile}`,
-          '--leader-elect=false',
-          ...secureServing(ctx, ports.https),
-          '--profiling=false',
-        ],
-      };
-    },
-    healthy: ({ pki }, ports) => httpOk(`https://127.0.0.1:${ports.https}/healthz`, readFileSync(pki.caCert)),
-  },
-  'management-controller-manager': {
-    ports: ['https'],
-    after: 'management',
-    startTimeoutMs: 60_000,
-    command: (ctx, ports) => {
-      const kubeconfigFile = managementControllersKubeconfig(ctx);
-      return {
-        cmd: ctx.tools['kube-controller-manager'],
-        args: [
-          `--kubeconfig=${kubeconfigFile}`,
-          '--leader-elect=false',
-          '--use-service-account-credentials=false',
-          `--controllers=${MANAGEMENT_CONTROLLERS.join(',')}`,
-          // Namespace deletion and garbage collection of many objects: more than the default 20/s.
-          '--kube-api-qps=100',
-          '--kube-api-burst=200',
-          ...secureServing(ctx, ports.https),
-          '--profiling=false',
-        ],
-      };
-    },
-    healthy: ({ pki }, ports) => httpOk(`https://127.0.0.1:${ports.https}/healthz`, readFileSync(pki.caCert)),
-  },
+  'management-scheduler': managementKubeComponent('kube-scheduler', []),
+  'management-controller-manager': managementKubeComponent('kube-controller-manager', [
+    '--use-service-account-credentials=false',
+    `--controllers=${MANAGEMENT_CONTROLLERS.join(',')}`,
+    // Namespace deletion and garbage collection of many objects: more than the default 20/s.
+    '--kube-api-qps=100',
+    '--kube-api-burst=200',
+  ]),
   'management-kwok': {
     ports: ['http'],
     after: 'management',
@@ -471,6 +455,9 @@ const DEFS: Record<ComponentName, ComponentDef> = {
           // Pod IPs, away from the API servers' service range (10.0.0.0/24).
           '--cidr=10.244.0.0/16',
           '--node-ip=10.243.0.1',
+          // The Node's Lease, renewed by kwok, is what node-lifecycle watches (grace 50 s). kwok 0.8
+          // renews none unless told to: without it the Node went NotReady and tainted each minute.
+          '--node-lease-duration-seconds=40',
         ],
       };
     },
