@@ -3,16 +3,18 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { load } from 'js-yaml';
+import { load, loadAll } from 'js-yaml';
 import { StackError } from '../../tools/stack/errors.js';
 import { pidAlive, runLogged } from '../../tools/stack/exec.js';
 import { versionAtLeast } from '../../tools/stack/tools.js';
 import {
   componentByName,
   COMPONENTS,
+  MANAGEMENT_CONTROLLERS,
   PROMETHEUS_JOB,
   prometheusConfig,
   splitByState,
+  startPhases,
 } from '../../tools/stack/stack.js';
 
 describe('componentByName', () => {
@@ -21,6 +23,9 @@ describe('componentByName', () => {
     ['source', 'source'],
     ['minio', 's3'],
     ['zookeeper-source', 'zk-source'],
+    ['kube-scheduler', 'management-scheduler'],
+    ['kube-controller-manager', 'management-controller-manager'],
+    ['kwok', 'management-kwok'],
   ])('resolves %s to %s', (typed, name) => {
     expect(componentByName(typed)).toBe(name);
   });
@@ -64,6 +69,67 @@ describe('splitByState', () => {
   it('adds the components a running stack predates (prometheus, to a stack started before it)', () => {
     const older = COMPONENTS.filter((c) => c !== 'prometheus');
     expect(splitByState({ ports: portsOf(older) })).toEqual({ known: older, added: ['prometheus'] });
+  });
+});
+
+describe('startPhases', () => {
+  it('starts the management cluster’s scheduler, controller-manager and kwok after everything else', () => {
+    const management = ['management-scheduler', 'management-controller-manager', 'management-kwok'];
+    const [first, second] = startPhases();
+    expect(second).toEqual(management);
+    expect(first).toEqual(COMPONENTS.filter((c) => c !== 'etcd' && !management.includes(c)));
+  });
+});
+
+describe('MANAGEMENT_CONTROLLERS', () => {
+  it('runs namespace deletion, garbage collection and node-lifecycle, and no workload controller', () => {
+    expect(MANAGEMENT_CONTROLLERS).toEqual([
+      'namespace-controller',
+      'garbage-collector-controller',
+      'node-lifecycle-controller',
+    ]);
+    // Tests create thousands of Deployments in the management cluster: none may get a Pod.
+    for (const c of MANAGEMENT_CONTROLLERS) {
+      expect(c).not.toMatch(/deployment|replicaset|statefulset|daemonset|job|cronjob|taint-eviction/);
+    }
+  });
+});
+
+describe('kwok stages (tools/stack/kwok-stages.yaml)', () => {
+  interface Stage {
+    kind: string;
+    metadata: { name: string };
+    spec: {
+      resourceRef: { kind: string };
+      selector: { matchExpressions: { key: string; operator: string; values?: string[] }[] };
+      next: { statusTemplate?: string; delete?: boolean };
+    };
+  }
+  const stages = loadAll(readFileSync('tools/stack/kwok-stages.yaml', 'utf8')) as Stage[];
+  const byName = (name: string) => stages.find((s) => s.metadata.name === name) as Stage;
+
+  it('has the node and pod stages the docs describe, all kwok Stages', () => {
+    expect(stages.map((s) => `${s.spec.resourceRef.kind}/${s.metadata.name}`)).toEqual([
+      'Node/stack-node-initialize',
+      'Node/stack-node-heartbeat',
+      'Pod/stack-pod-running',
+      'Pod/stack-pod-succeeded',
+      'Pod/stack-pod-failed',
+      'Pod/stack-pod-delete',
+    ]);
+    expect(new Set(stages.map((s) => s.kind))).toEqual(new Set(['Stage']));
+  });
+
+  it('fails exactly the Pods with an image ending in :fail, with exit code 1 and reason Error', () => {
+    const marker = '.spec.containers.[].image | endswith(":fail")';
+    const rule = (name: string) => byName(name).spec.selector.matchExpressions.find((e) => e.key === marker);
+    expect(rule('stack-pod-failed')).toEqual({ key: marker, operator: 'In', values: ['true'] });
+    expect(rule('stack-pod-succeeded')).toEqual({ key: marker, operator: 'NotIn', values: ['true'] });
+    const failed = byName('stack-pod-failed').spec.next.statusTemplate as string;
+    expect(failed).toMatch(/hasSuffix ":fail" \.image \}\}\s+exitCode: 1\s+reason: Error/);
+    expect(failed).toContain('phase: Failed');
+    expect(byName('stack-pod-succeeded').spec.next.statusTemplate).toMatch(/exitCode: 0\s+reason: Completed/);
+    expect(byName('stack-pod-delete').spec.next).toEqual({ delete: true });
   });
 });
 

@@ -24,7 +24,7 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'tools': {
       const paths = await ensureTools();
-      for (const [name, path] of Object.entries(paths)) console.log(`${name.padEnd(16)} ${path}`);
+      for (const [name, path] of Object.entries(paths)) console.log(`${name.padEnd(23)} ${path}`);
       return;
     }
     case 'up': {
@@ -53,7 +53,7 @@ async function main(argv: string[]): Promise<void> {
       }
       for (const r of rows) {
         console.log(
-          `${r.component.padEnd(15)} ${r.state.padEnd(10)} ${String(r.pid ?? '-').padEnd(8)} ${r.address.padEnd(48)} ${r.logFile}`,
+          `${r.component.padEnd(29)} ${r.state.padEnd(10)} ${String(r.pid ?? '-').padEnd(8)} ${r.address.padEnd(48)} ${r.logFile}`,
         );
       }
       if (readEnv()) console.log(`env: ${stackEnvFile}`);

@@ -1,12 +1,22 @@
 /**
  * The local stack: etcd, three kube-apiservers (management, source, destination) on one etcd
  * with their own prefixes, the Temporal dev server with its UI, MinIO with one bucket, two
- * standalone ZooKeeper servers and Prometheus, which scrapes the targets registered in its
- * file_sd folder. Every process runs in the background on loopback ports; its pid,
+ * standalone ZooKeeper servers, Prometheus, which scrapes the targets registered in its
+ * file_sd folder, and, for the management cluster, kube-scheduler, kube-controller-manager and
+ * kwok with one simulated Node, on which Pods are scheduled and complete without a container. Every process runs in the background on loopback ports; its pid,
  * ports and log file are kept in `.stack/state.json`, and `.stack/env` tells clients where to go.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
@@ -41,6 +51,9 @@ export const COMPONENTS = [
   'zk-source',
   'zk-destination',
   'prometheus',
+  'management-scheduler',
+  'management-controller-manager',
+  'management-kwok',
 ] as const;
 export type ComponentName = (typeof COMPONENTS)[number];
 
@@ -48,6 +61,9 @@ const ALIASES: Record<string, ComponentName> = {
   minio: 's3',
   'zookeeper-source': 'zk-source',
   'zookeeper-destination': 'zk-destination',
+  'kube-scheduler': 'management-scheduler',
+  'kube-controller-manager': 'management-controller-manager',
+  kwok: 'management-kwok',
 };
 
 /** Resolves a user-typed component name (aliases such as `minio` included). */
@@ -126,6 +142,8 @@ interface ComponentDef {
   afterHealthy?(ctx: Ctx, ports: Record<string, number>): Promise<void>;
   /** How long start-up may take before we give up. */
   startTimeoutMs: number;
+  /** A component that must answer before this one starts (a fresh stack starts it after the rest). */
+  after?: ComponentName;
 }
 
 const dataDir = (name: ComponentName) => join(stackDir, 'data', name);
@@ -215,6 +233,88 @@ function zookeeper(name: 'zk-source' | 'zk-destination'): ComponentDef {
     // `ruok` answers imok before the database is loaded; `srvr` reports a Mode only once serving.
     healthy: async (_ctx, ports) => /Mode: standalone/.test(await fourLetterWord(ports.client, 'srvr')),
   };
+}
+
+/** The simulated Node that kwok manages in the management cluster. */
+export const KWOK_NODE = 'kwok-node-0';
+/** Where the management cluster's scheduler, controller-manager and kwok keep their files. */
+const managementControllersDir = join(stackDir, 'management-controllers');
+
+/**
+ * The controllers kube-controller-manager runs, and no more: namespace (deleting a namespace
+ * deletes its objects and then the namespace), garbage-collector (objects whose owners are gone
+ * are deleted) and node-lifecycle (the only one that lifts the not-ready taint the
+ * TaintNodesByCondition admission plugin puts on a new Node, and marks a silent Node NotReady).
+ * No workload controller (deployment, replicaset, statefulset, daemonset, job, cronjob): tests
+ * create thousands of Deployments in the management cluster and none may get a Pod. No
+ * service-account controllers either: the API servers run without the ServiceAccount admission
+ * plugin, so Pods need no token.
+ */
+export const MANAGEMENT_CONTROLLERS = [
+  'namespace-controller',
+  'garbage-collector-controller',
+  'node-lifecycle-controller',
+];
+
+/**
+ * The admin kubeconfig of the management cluster for its scheduler, controller-manager and kwok: a
+ * file of their own, so that starting them never rewrites the kubeconfig clients read.
+ */
+function managementControllersKubeconfig({ pki, state }: Ctx): string {
+  const path = join(managementControllersDir, 'kubeconfig.yaml');
+  const text = kubeconfig(pki, 'management', portsOf(state, 'management').https);
+  mkdirSync(managementControllersDir, { recursive: true, mode: 0o700 });
+  if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileSync(path, text, { mode: 0o600 });
+  return path;
+}
+
+/**
+ * kube-scheduler or kube-controller-manager for the management cluster: its admin kubeconfig, no
+ * leader election, and /healthz on `--secure-port` with our CA's serving certificate. No
+ * --authentication/authorization-kubeconfig: /healthz, /readyz and /livez are always allowed, and
+ * with them the servers look for a request-header CA our API servers lack and log an error every
+ * few seconds.
+ */
+function managementKubeComponent(
+  binary: 'kube-scheduler' | 'kube-controller-manager',
+  flags: string[],
+): ComponentDef {
+  return {
+    ports: ['https'],
+    after: 'management',
+    startTimeoutMs: 60_000,
+    command: (ctx, ports) => ({
+      cmd: ctx.tools[binary],
+      args: [
+        `--kubeconfig=${managementControllersKubeconfig(ctx)}`,
+        '--leader-elect=false',
+        ...flags,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${ports.https}`,
+        `--tls-cert-file=${ctx.pki.serverCert}`,
+        `--tls-private-key-file=${ctx.pki.serverKey}`,
+        '--profiling=false',
+      ],
+    }),
+    healthy: ({ pki }, ports) => httpOk(`https://127.0.0.1:${ports.https}/healthz`, readFileSync(pki.caCert)),
+  };
+}
+
+/** The Node kwok manages: created once the management API server answers; applying it again changes nothing. */
+function kwokNodeManifest(): string {
+  return `apiVersion: v1
+kind: Node
+metadata:
+  name: ${KWOK_NODE}
+  labels:
+    type: kwok
+    kubernetes.io/hostname: ${KWOK_NODE}
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+`;
 }
 
 const DEFS: Record<ComponentName, ComponentDef> = {
@@ -329,6 +429,60 @@ const DEFS: Record<ComponentName, ComponentDef> = {
     },
     healthy: (_ctx, ports) => httpOk(`http://127.0.0.1:${ports.web}/-/ready`),
   },
+  'management-scheduler': managementKubeComponent('kube-scheduler', []),
+  'management-controller-manager': managementKubeComponent('kube-controller-manager', [
+    '--use-service-account-credentials=false',
+    `--controllers=${MANAGEMENT_CONTROLLERS.join(',')}`,
+    // Namespace deletion and garbage collection of many objects: more than the default 20/s.
+    '--kube-api-qps=100',
+    '--kube-api-burst=200',
+  ]),
+  'management-kwok': {
+    ports: ['http'],
+    after: 'management',
+    startTimeoutMs: 60_000,
+    command: (ctx, ports) => {
+      const kubeconfigFile = managementControllersKubeconfig(ctx);
+      const stages = join(managementControllersDir, 'kwok-stages.yaml');
+      copyFileSync(join(projectRoot, 'tools', 'stack', 'kwok-stages.yaml'), stages);
+      return {
+        cmd: ctx.tools.kwok,
+        args: [
+          `--kubeconfig=${kubeconfigFile}`,
+          `--config=${stages}`,
+          '--manage-nodes-with-label-selector=type=kwok',
+          `--server-address=127.0.0.1:${ports.http}`,
+          // Pod IPs, away from the API servers' service range (10.0.0.0/24).
+          '--cidr=10.244.0.0/16',
+          '--node-ip=10.243.0.1',
+          // The Node's Lease, renewed by kwok, is what node-lifecycle watches (grace 50 s). kwok 0.8
+          // renews none unless told to: without it the Node went NotReady and tainted each minute.
+          '--node-lease-duration-seconds=40',
+        ],
+      };
+    },
+    healthy: (_ctx, ports) => httpOk(`http://127.0.0.1:${ports.http}/healthz`),
+    afterHealthy: async (ctx) => {
+      const manifest = join(managementControllersDir, 'kwok-node.yaml');
+      writeFileSync(manifest, kwokNodeManifest());
+      await runLogged(
+        ctx.tools.kubectl,
+        [
+          `--kubeconfig=${managementControllersKubeconfig(ctx)}`,
+          'apply',
+          '--server-side',
+          '--field-manager=resiliency-orchestrator-stack',
+          '-f',
+          manifest,
+        ],
+        {
+          logFile: join(stackLogDir, 'management-kwok.log'),
+          what: `creating the kwok node ${KWOK_NODE} in management`,
+          progressEveryMs: 0,
+        },
+      );
+    },
+  },
 };
 
 function s3Client(state: StackState, port: number): S3Client {
@@ -407,7 +561,7 @@ async function allocatePorts(name: ComponentName, taken: Set<number>): Promise<R
   const def = DEFS[name];
   const ports: Record<string, number> = {};
   for (const p of def.ports) {
-    const variable = `STACK_PORT_${name.replace('-', '_').toUpperCase()}_${p.toUpperCase()}`;
+    const variable = `STACK_PORT_${name.replaceAll('-', '_').toUpperCase()}_${p.toUpperCase()}`;
     const pinned = process.env[variable];
     let port: number | undefined;
     if (pinned) {
@@ -516,7 +670,12 @@ async function addComponents(ctx: Ctx, names: ComponentName[], print: (l: string
   print(`stack: adding ${names.join(', ')} to the running stack`);
   for (const c of names) state.ports[c] = await allocatePorts(c, taken);
   writeState(state);
-  const results = await Promise.all(names.map((c) => startComponent(ctx, c, print).then(ok, fail)));
+  const results: { ok: boolean; error: unknown }[] = [];
+  for (const phase of [['etcd' as const], ...startPhases()]) {
+    const now = phase.filter((c) => names.includes(c));
+    if (results.some((r) => !r.ok)) break;
+    results.push(...(await Promise.all(now.map((c) => startComponent(ctx, c, print).then(ok, fail)))));
+  }
   const failure = results.find((r) => !r.ok);
   if (failure) {
     for (const c of names) {
@@ -553,15 +712,15 @@ async function startAll(tools: ToolPaths, print: (l: string) => void): Promise<S
   writeState(state);
   const ctx: Ctx = { tools, pki, state };
   const started = Date.now();
-  // etcd first (the API servers need it), then the rest side by side. Every start is awaited,
-  // failed or not, before anything is stopped, so no process can be spawned after the clean-up.
+  // etcd first (the API servers need it), then the rest side by side, and last what must wait for
+  // another component (the management cluster's controllers). Every start is awaited, failed or
+  // not, before anything is stopped, so no process can be spawned after the clean-up.
+  const startEach = (names: ComponentName[]) =>
+    Promise.all(names.map((c) => startComponent(ctx, c, print).then(ok, fail)));
   const results = [await startComponent(ctx, 'etcd', print).then(ok, fail)];
-  if (results[0].ok) {
-    results.push(
-      ...(await Promise.all(
-        COMPONENTS.filter((c) => c !== 'etcd').map((c) => startComponent(ctx, c, print).then(ok, fail)),
-      )),
-    );
+  for (const phase of startPhases()) {
+    if (results.some((r) => !r.ok)) break;
+    results.push(...(await startEach(phase)));
   }
   const failure = results.find((r) => !r.ok);
   if (failure) {
@@ -573,6 +732,12 @@ async function startAll(tools: ToolPaths, print: (l: string) => void): Promise<S
   const env = writeEnv(state);
   print(`stack: up in ${formatDuration(Date.now() - started)}; env: ${stackEnvFile}`);
   return env;
+}
+
+/** The components after etcd in start order: those that wait for no other one, then the rest. */
+export function startPhases(): ComponentName[][] {
+  const rest = COMPONENTS.filter((c) => c !== 'etcd');
+  return [rest.filter((c) => !DEFS[c].after), rest.filter((c) => DEFS[c].after)];
 }
 
 const ok = () => ({ ok: true as const, error: undefined });
