@@ -67,7 +67,12 @@ export function createLogger(opts: {
   return pino(
     {
       level: opts.level,
-      base: opts.process ? { process: { id: opts.process } } : undefined,
+      base: undefined,
+      // The process identity, unless a child names a more precise one (the replicator): one
+      // `process` key per line, as pino would otherwise write both.
+      mixin: opts.process
+        ? (_obj, _level, logger) => ('process' in logger.bindings() ? {} : { process: { id: opts.process } })
+        : undefined,
       timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },

@@ -117,3 +117,29 @@ describe('object fields', () => {
     expect(JSON.stringify(lines[0])).not.toMatch(/c2VjcmV0|Ymlu/);
   });
 });
+
+describe('process', () => {
+  it('is written once per line: the root identity, or the one a child names', () => {
+    const raw: string[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        raw.push(chunk.toString());
+        cb();
+      },
+    });
+    const log = createLogger({ level: 'info', process: 'orchestrator', destination: stream });
+    log.info('root line');
+    log
+      .child({ process: { id: 'replicator', attempt: 1 } })
+      .child({ x: 1 })
+      .info('child line');
+    log.child({ kind: 'Backup' }).info('other child');
+    // JSON.parse keeps the last of two equal keys: count them in the text.
+    for (const line of raw) expect(line.match(/"process":/g)).toHaveLength(1);
+    expect(raw.map((l) => (JSON.parse(l) as { process: unknown }).process)).toEqual([
+      { id: 'orchestrator' },
+      { id: 'replicator', attempt: 1 },
+      { id: 'orchestrator' },
+    ]);
+  });
+});

@@ -14,7 +14,8 @@
 import { CoreV1Api, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { KeyedQueue } from '../../kube/queue.js';
-import { resolveType, TYPE_NOT_SERVED, type ServedType } from '../../kube/discovery.js';
+import type { ServedType } from '../../kube/discovery.js';
+import { resolveTypeLogged } from '../../kube/logged.js';
 import { isConflict, isNotFound, kubeErrorText } from '../../kube/errors.js';
 import { backoffDelay, type Backoff } from '../../api/backoff.js';
 import type { EntryProblem } from './conditions.js';
@@ -459,18 +460,11 @@ export class TypeReplicator {
   }
 
   private async discover(): Promise<Discovered> {
-    this.sourceLog.info('reading resources for group version');
     try {
-      const found = await resolveType(this.opts.source, this.gvr, 'the source cluster');
-      this.sourceLog.info({ kind: found.kind }, 'group resource version found');
-      return found;
+      return await resolveTypeLogged(this.opts.source, this.gvr, 'the source cluster', this.sourceLog);
     } catch (err) {
       this.startError = (err as Error).message;
       this.opts.onEvent?.({ type: 'error', namespace: '', reason: 'list' });
-      // Not served is no failure of ours (seed: "not found objects are not errors"); status says it.
-      if ((err as Error).name === TYPE_NOT_SERVED)
-        this.sourceLog.info({ err: this.startError }, 'resource group version not found');
-      else this.sourceLog.error({ err: this.startError }, 'error reading resources for group version');
       throw err;
     }
   }
