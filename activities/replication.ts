@@ -30,6 +30,7 @@ import { FailureType } from '../src/api/errors.js';
 import { observabilitySettings } from '../src/metrics/labels.js';
 import { liveSyncRecorder } from '../src/metrics/livesync.js';
 import type { Metrics } from '../src/metrics/metrics.js';
+import { lastUpdateOf } from '../src/webhook/audit.js';
 
 /** What {@link createReplicationActivities} needs. */
 export interface ReplicationActivityDeps {
@@ -141,6 +142,10 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         process: { id: 'replicator', attempt: ctx.info.attempt },
       });
       const targets = await loadReplicationTargets(assets, ref.namespace, config, owner);
+      // Who last changed the LiveSynchronization (its audit annotations): the seed's `lastUpdate`.
+      const self = await getCustomObject(custom, 'LiveSynchronization', ref.namespace, ref.name).catch(
+        () => undefined,
+      );
       // observability.enabled: series per object namespace; .interval: how often the gauges are recounted.
       const observability = observabilitySettings(config.observability);
       const recorder = liveSyncRecorder(deps.metrics, owner, observability);
@@ -151,6 +156,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         destination: targets.destination,
         bucket: targets.bucket,
         log,
+        lastUpdate: lastUpdateOf(self?.metadata.annotations),
         observe: (gvr, event) => recorder.event(gvr, event),
       });
       let lastCounts = 0;

@@ -1,6 +1,15 @@
 /** What a group/version/resource is on one API server: its kind and whether it is namespaced. */
 import { ApisApi, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { kubeErrorText } from './errors.js';
+import { kubeErrorText, statusOf } from './errors.js';
+
+/** The `name` of the Error {@link resolveType} throws when the server does not serve the type (not a failure to ask). */
+export const TYPE_NOT_SERVED = 'TypeNotServed';
+
+function notServed(message: string, cause?: unknown): Error {
+  const err = new Error(message, { cause });
+  err.name = TYPE_NOT_SERVED;
+  return err;
+}
 
 /** A type as an API server serves it. */
 export interface ServedType {
@@ -12,7 +21,8 @@ export interface ServedType {
 
 /**
  * Looks `resource` up in the discovery document of `group/version` (`''` for the core group).
- * Throws an Error whose message says what is not served, naming `cluster` (e.g. "the source cluster").
+ * Throws an Error whose message says what is not served, naming `cluster` (e.g. "the source cluster");
+ * its `name` is {@link TYPE_NOT_SERVED} when the server answered that it does not serve the type.
  */
 export async function resolveType(
   kc: KubeConfig,
@@ -27,10 +37,11 @@ export async function resolveType(
       ? await kc.makeApiClient(CustomObjectsApi).getAPIResources({ group, version })
       : await kc.makeApiClient(CoreV1Api).getAPIResources();
   } catch (err) {
-    throw new Error(`${apiVersion} is not served by ${cluster}: ${kubeErrorText(err)}`, { cause: err });
+    const message = `${apiVersion} is not served by ${cluster}: ${kubeErrorText(err)}`;
+    throw statusOf(err) === 404 ? notServed(message, err) : new Error(message, { cause: err });
   }
   const found = list.resources.find((r) => r.name === resource);
-  if (!found) throw new Error(`resource ${resource}.${apiVersion} is not served by ${cluster}`);
+  if (!found) throw notServed(`resource ${resource}.${apiVersion} is not served by ${cluster}`);
   return { kind: found.kind, namespaced: found.namespaced, apiVersion };
 }
 

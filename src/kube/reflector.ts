@@ -27,8 +27,16 @@ export interface ReflectorOptions {
   type: ReflectedType;
   labelSelector?: string;
   log: Logger;
-  /** Called with the key of every object that was added, changed or deleted after the first list. */
-  onChange: (key: string, event: 'added' | 'modified' | 'deleted' | 'relisted', object?: KubeObject) => void;
+  /**
+   * Called with the key of every object that was added, changed or deleted after the first list,
+   * with the object as the event gives it and the state it had before (when known).
+   */
+  onChange: (
+    key: string,
+    event: 'added' | 'modified' | 'deleted' | 'relisted',
+    object?: KubeObject,
+    previous?: KubeObject,
+  ) => void;
   /** Called when a list after 410 Gone fails (the reflector keeps retrying). */
   onError?: (err: unknown) => void;
 }
@@ -129,11 +137,12 @@ export class Reflector {
           this.resourceVersion = latest;
           if (phase === 'BOOKMARK') return;
           const key = keyOf(obj);
+          const previous = this.objects.get(key);
           // With a label selector, an object whose labels stop matching arrives as DELETED.
           if (phase === 'DELETED') this.objects.delete(key);
           else this.objects.set(key, this.typed(obj));
           const event = phase === 'DELETED' ? 'deleted' : phase === 'ADDED' ? 'added' : 'modified';
-          this.opts.onChange(key, event, obj);
+          this.opts.onChange(key, event, obj, previous);
         },
         (err) => restart(err ? kubeErrorText(err) : 'closed by the server', statusOf(err) === 410),
       )

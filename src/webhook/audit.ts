@@ -32,6 +32,24 @@ export const AUDIT_ANNOTATIONS = {
 
 const AUDIT_KEYS: readonly string[] = Object.values(AUDIT_ANNOTATIONS);
 
+/** The seed's `lastUpdate` log field (section 5.1.4.2): the audit annotations of a resource. */
+export interface LastUpdate {
+  time?: string;
+  userUID?: string;
+  username?: string;
+}
+
+/** The `lastUpdate` log field from a resource's annotations; undefined when it has none. */
+export function lastUpdateOf(annotations: Record<string, string> | undefined): LastUpdate | undefined {
+  const a = annotations ?? {};
+  if (!a[AUDIT_ANNOTATIONS.time] && !a[AUDIT_ANNOTATIONS.username]) return undefined;
+  return {
+    time: a[AUDIT_ANNOTATIONS.time],
+    userUID: a[AUDIT_ANNOTATIONS.userUid],
+    username: a[AUDIT_ANNOTATIONS.username],
+  };
+}
+
 /**
  * The namespace of the name-based (version 5) UUIDs made by {@link auditUserUid} for users without
  * a uid. Fixed forever: changing it would change every derived uid.

@@ -8,6 +8,7 @@
  * destination, and the run reports its RTO. A dry run first changes nothing and names what the
  * real run restores. The API servers are started again afterwards.
  */
+import { Writable } from 'node:stream';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { API_VERSION } from '../../src/api/kinds.js';
@@ -46,11 +47,19 @@ let recovery: Orchestrator;
 let bundle: { code: string };
 const managementQueue = uniqueName('restore-mgmt');
 
-async function orchestrator(kc: KubeConfig, name: string, taskQueue: string): Promise<Orchestrator> {
+/** The recovery orchestrator's log lines, for the seed's bucket and read lines (5.1.4.2). */
+const recoveryLines: (Record<string, unknown> & { msg: string })[] = [];
+
+async function orchestrator(
+  kc: KubeConfig,
+  name: string,
+  taskQueue: string,
+  log = createLogger({ level: 'silent' }),
+): Promise<Orchestrator> {
   return startOrchestrator({
     temporal: { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE, taskQueue },
     management: kc,
-    log: createLogger({ level: 'silent' }),
+    log,
     instance: name,
     namespaces: [ns],
     recheckSeconds: 2,
@@ -110,7 +119,20 @@ beforeAll(async () => {
   bundle = await bundleWorkflowCode({ workflowsPath, logger: silent });
   management = await orchestrator(await orchestratorKubeConfig(), 'restore-mgmt', managementQueue);
   // The recovery install: the destination cluster as its only cluster, its own task queue.
-  recovery = await orchestrator(dstKc, 'restore-dst', uniqueName('restore-dst'));
+  recovery = await orchestrator(
+    dstKc,
+    'restore-dst',
+    uniqueName('restore-dst'),
+    createLogger({
+      level: 'debug',
+      destination: new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const l of chunk.toString().split('\n').filter(Boolean)) recoveryLines.push(JSON.parse(l));
+          done();
+        },
+      }),
+    }),
+  );
   await custom.createNamespacedCustomObject({
     ...target('LiveSynchronization', ns, ''),
     body: {
@@ -207,4 +229,27 @@ it('a TaskRun in the destination cluster restores every original, including a de
 
   const again = await taskRun('again', { taskName: 'protect-apps' });
   expect(again.status?.message).toMatch(/patched 0 of 3 objects, 3 unchanged, 0 failed/);
+
+  // The seed's lines of a fromOriginal restore: bucket lines carry the bucket and the object path
+  // and no cluster field; the dry run read the lost copy of api and did not find it.
+  const seen = (msg: string) => recoveryLines.filter((l) => l.msg === msg);
+  const folder = `${ns}/protect-apps/apps-v1-deployments/`;
+  expect(seen('listing object from bucket')[0]?.bucketObject).toEqual({ path: folder });
+  for (const msg of ['listing object from bucket', 'getting object from bucket', 'object got from bucket'])
+    for (const line of seen(msg)) {
+      expect(line).toMatchObject({ bucket: { name: 'backups', namespace: ns } });
+      expect(String((line.bucketObject as { path: string }).path)).toMatch(new RegExp(`^${folder}`));
+      expect(['sourceCluster', 'destinationCluster'].filter((f) => f in line)).toEqual([]);
+    }
+  const got = seen('object got from bucket').map((l) => (l.sourceObject as { name: string }).name);
+  expect(new Set(got)).toEqual(new Set(NAMES));
+  expect(seen('getting object from bucket').length).toBe(got.length);
+  for (const msg of ['reading object from cluster', 'object not found in cluster'])
+    expect(seen(msg).map((l) => (l.destinationObject as { name: string }).name)).toContain('api');
+  for (const msg of [
+    'reading resources for group version',
+    'group resource version found',
+    'listed objects in cluster',
+  ])
+    expect(seen(msg).length).toBeGreaterThan(0);
 }, 240_000);

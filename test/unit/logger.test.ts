@@ -48,3 +48,98 @@ describe('createLogger', () => {
     expect(lines[0]).toMatchObject({ kubeconfig: '[REDACTED]', bucket: { secretAccessKey: '[REDACTED]' } });
   });
 });
+
+describe('object fields', () => {
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: 'db',
+      namespace: 'app',
+      resourceVersion: '42',
+      uid: 'u-1',
+      labels: { planted: 'label-sentinel' },
+      annotations: {
+        'kubectl.kubernetes.io/last-applied-configuration': '{"data":{"pw":"YW5ub3RhdGlvbg=="}}',
+      },
+    },
+    data: { pw: 'ZGF0YS1zZW50aW5lbA==' },
+    stringData: { token: 'string-sentinel' },
+  };
+
+  it.each(['sourceObject', 'oldSourceObject', 'destinationObject'])(
+    'a whole Secret logged as %s keeps its identity only: no data, labels or annotations',
+    (field) => {
+      const { lines, stream } = capture();
+      const log = createLogger({ level: 'info', destination: stream });
+      log.info({ [field]: secret }, 'object read from cluster');
+      log.child({ [field]: secret }).info('object updated in cluster');
+      for (const line of lines) {
+        expect(line[field]).toEqual({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          name: 'db',
+          namespace: 'app',
+          resourceVersion: '42',
+          uid: 'u-1',
+        });
+        const text = JSON.stringify(line);
+        for (const planted of ['label-sentinel', 'YW5ub3RhdGlvbg', 'ZGF0YS1zZW50aW5lbA', 'string-sentinel'])
+          expect(text).not.toContain(planted);
+      }
+      expect(lines).toHaveLength(2);
+    },
+  );
+
+  it('keeps the seed identity fields of a reference as they are', () => {
+    const { lines, stream } = capture();
+    const log = createLogger({ level: 'info', destination: stream });
+    const ref = {
+      apiGroup: 'apps',
+      apiVersion: 'v1',
+      resource: 'deployments',
+      name: 'web',
+      namespace: 'app',
+      resourceVersion: '7',
+      uid: 'u-2',
+    };
+    log.info(
+      { sourceObject: ref, oldSourceObject: { ...ref, resourceVersion: '6' } },
+      'object read from cluster',
+    );
+    expect(lines[0]).toMatchObject({ sourceObject: ref, oldSourceObject: { ...ref, resourceVersion: '6' } });
+  });
+
+  it('redacts data maps under any field', () => {
+    const { lines, stream } = capture();
+    const log = createLogger({ level: 'info', destination: stream });
+    log.info({ object: { kind: 'Secret', data: { pw: 'c2VjcmV0' }, binaryData: { b: 'Ymlu' } } }, 'x');
+    expect(JSON.stringify(lines[0])).not.toMatch(/c2VjcmV0|Ymlu/);
+  });
+});
+
+describe('process', () => {
+  it('is written once per line: the root identity, or the one a child names', () => {
+    const raw: string[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        raw.push(chunk.toString());
+        cb();
+      },
+    });
+    const log = createLogger({ level: 'info', process: 'orchestrator', destination: stream });
+    log.info('root line');
+    log
+      .child({ process: { id: 'replicator', attempt: 1 } })
+      .child({ x: 1 })
+      .info('child line');
+    log.child({ kind: 'Backup' }).info('other child');
+    // JSON.parse keeps the last of two equal keys: count them in the text.
+    for (const line of raw) expect(line.match(/"process":/g)).toHaveLength(1);
+    expect(raw.map((l) => (JSON.parse(l) as { process: unknown }).process)).toEqual([
+      { id: 'orchestrator' },
+      { id: 'replicator', attempt: 1 },
+      { id: 'orchestrator' },
+    ]);
+  });
+});

@@ -108,7 +108,13 @@ export async function backUpKubernetesObjects(
     );
   }
   const namespaces = await chooseNamespaces(kc, source.namespaces);
-  const { types, unavailable } = await discoverTypes(kc);
+  const sourceLog = run.log.child({ sourceCluster: { name: source.name, namespace: ref.namespace } });
+  sourceLog.info('reading server groups and resources');
+  const { types, unavailable } = await discoverTypes(kc).catch((err: unknown) => {
+    sourceLog.error({ err: kubeErrorText(err) }, 'error reading server groups and resources');
+    throw err;
+  });
+  sourceLog.info({ types: types.length, unavailable }, 'server group and resources read from cluster');
   if (unavailable.length)
     run.log.warn({ unavailable }, 'API groups not served: their objects are not in the backup');
   const api = KubernetesObjectApi.makeApiClient(kc);

@@ -14,11 +14,13 @@
 import { CoreV1Api, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { KeyedQueue } from '../../kube/queue.js';
-import { resolveType, type ServedType } from '../../kube/discovery.js';
+import type { ServedType } from '../../kube/discovery.js';
+import { resolveTypeLogged } from '../../kube/logged.js';
 import { isConflict, isNotFound, kubeErrorText } from '../../kube/errors.js';
 import { backoffDelay, type Backoff } from '../../api/backoff.js';
 import type { EntryProblem } from './conditions.js';
 import type { Logger } from '../../logger.js';
+import type { LastUpdate } from '../../webhook/audit.js';
 import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';
 import { objectKey, type GVR } from '../../bucket/layout.js';
 import { keyOf, Reflector, type ReflectedType } from '../../kube/reflector.js';
@@ -96,10 +98,18 @@ export interface ReplicatorOptions {
   type: TypeEntries;
   source: KubeConfig;
   destination: KubeConfig;
-  bucket?: { client: S3Client; name: string; liveSync: { namespace: string; name: string } };
+  bucket?: {
+    client: S3Client;
+    name: string;
+    liveSync: { namespace: string; name: string };
+    /** The Bucket object, for the seed's `bucket` log field. */
+    asset?: { namespace: string; name: string };
+  };
   forceNamespaceCreation: boolean;
   concurrency: number;
   log: Logger;
+  /** The LiveSynchronization's audit annotations, the seed's `lastUpdate` log field. */
+  lastUpdate?: LastUpdate;
   /** The KubernetesCluster objects, for the seed's `sourceCluster`/`destinationCluster` log fields. */
   clusters?: {
     source: { name: string; namespace: string };
@@ -121,6 +131,13 @@ interface Written {
   transformation: string;
 }
 
+/** What a write, upload or delete logs about its object (seed 5.1.4.2). */
+interface ObjectChange {
+  event: { type: string };
+  sourceObject: Record<string, string | undefined>;
+  oldSourceObject?: Record<string, string | undefined>;
+}
+
 /** Why an object is not replicated; `lasting` problems wait for a change (Degraded), the rest are retried. */
 interface Failure {
   message: string;
@@ -133,6 +150,9 @@ function namespaceOf(key: string): string {
 }
 
 const NAMESPACES: ReflectedType = { apiVersion: 'v1', kind: 'Namespace', path: '/api/v1/namespaces' };
+
+/** The seed's `event.type` of a watch event (a relist has none). */
+const EVENT_TYPES: Record<string, string> = { added: 'create', modified: 'update', deleted: 'delete' };
 
 /** Replicates every entry of one resource type until {@link TypeReplicator.stop}. */
 export class TypeReplicator {
@@ -160,7 +180,14 @@ export class TypeReplicator {
   private startError?: string;
   private retryTimer?: NodeJS.Timeout;
   private lastEventTime?: string;
+  /** Lines about the type as a whole, with neither cluster (the seed's `resource`, `lastUpdate`). */
   private readonly log: Logger;
+  /** Lines of operations on the source cluster (`sourceCluster`). */
+  private readonly sourceLog: Logger;
+  /** Lines of operations on the destination cluster (`destinationCluster`). */
+  private readonly destinationLog: Logger;
+  /** Lines of operations on the bucket: `bucket`, never a cluster (seed 5.1.4.2). */
+  private readonly bucketLog: Logger;
 
   constructor(private readonly opts: ReplicatorOptions) {
     this.gvr = opts.type.gvr;
@@ -169,8 +196,12 @@ export class TypeReplicator {
     const { group, version, resource } = this.gvr;
     this.log = opts.log.child({
       resource: { apiGroup: group, apiVersion: version, resource },
-      sourceCluster: opts.clusters?.source,
-      destinationCluster: opts.clusters?.destination,
+      lastUpdate: opts.lastUpdate,
+    });
+    this.sourceLog = this.log.child({ sourceCluster: opts.clusters?.source });
+    this.destinationLog = this.log.child({ destinationCluster: opts.clusters?.destination });
+    this.bucketLog = this.log.child({
+      bucket: opts.bucket && { ...opts.bucket.asset, bucketName: opts.bucket.name },
     });
     for (const rule of this.rules) {
       const selector = rule.namespaceSelector;
@@ -181,7 +212,7 @@ export class TypeReplicator {
           kubeconfig: opts.source,
           type: NAMESPACES,
           labelSelector: selector,
-          log: this.log,
+          log: this.sourceLog,
           onChange: (key) => this.requeueNamespace(key.slice(1)),
         }),
       );
@@ -196,7 +227,10 @@ export class TypeReplicator {
       reconcile: (key) => this.reconcile(key),
       onError: (key, err, attempt) => {
         this.failed.set(key, { message: kubeErrorText(err), lasting: false });
-        this.log.warn({ key, attempt, err: kubeErrorText(err) }, 'write failed; retrying with backoff');
+        this.destinationLog.warn(
+          { key, attempt, err: kubeErrorText(err) },
+          'write failed; retrying with backoff',
+        );
       },
     });
   }
@@ -356,25 +390,38 @@ export class TypeReplicator {
           kubeconfig: this.opts.source,
           type,
           labelSelector: rule.labelSelector,
-          log: this.log,
-          onChange: (key, event, obj) => this.sourceChanged(key, event, obj),
+          log: this.sourceLog,
+          onChange: (key, event, obj, previous) => this.sourceChanged(key, event, obj, previous),
         }),
       );
     }
-    this.log.info('listing objects in cluster');
     // Both sides at once: the first write waits for every list.
-    let destination: KubeObject[];
-    try {
-      [{ items: destination }] = await Promise.all([
-        listAllPages<KubeObject>(this.dst, discovered),
-        ...[...views.values()].map((v) => v.list()),
-      ]);
-    } catch (err) {
+    const listed = (log: Logger, count: number, labelSelector?: string) =>
+      count
+        ? log.info({ count, labelSelector }, 'listed objects in cluster')
+        : log.info({ labelSelector }, 'list objects not found in cluster');
+    const listFailed = (log: Logger, err: unknown) => {
       this.startError = `listing ${typeName(this.gvr)}: ${kubeErrorText(err)}`;
       this.opts.onEvent?.({ type: 'error', namespace: '', reason: 'list' });
-      this.log.error({ err: kubeErrorText(err) }, 'error listing objects in cluster');
+      log.error({ err: kubeErrorText(err) }, 'error listing objects in cluster');
       throw err;
-    }
+    };
+    const [{ items: destination }] = await Promise.all([
+      (async () => {
+        this.destinationLog.info('listing objects in cluster');
+        const list = await listAllPages<KubeObject>(this.dst, discovered).catch((err: unknown) =>
+          listFailed(this.destinationLog, err),
+        );
+        listed(this.destinationLog, list.items.length);
+        return list;
+      })(),
+      ...[...views].map(async ([selector, view]) => {
+        const labelSelector = selector || undefined;
+        this.sourceLog.info({ labelSelector }, 'listing objects in cluster');
+        await view.list().catch((err: unknown) => listFailed(this.sourceLog, err));
+        listed(this.sourceLog, view.objects.size, labelSelector);
+      }),
+    ]);
     if (this.stopped) return;
     this.objectViews = views;
     // Every destination object of the type: ours are tracked, the rest are never touched.
@@ -398,10 +445,6 @@ export class TypeReplicator {
     }
     const keys = new Set(owned);
     for (const view of views.values()) for (const k of view.objects.keys()) keys.add(k);
-    this.log.info(
-      { source: keys.size - owned.length, destination: owned.length },
-      'listed objects in cluster',
-    );
     const now = Date.now();
     for (const key of keys) {
       const selected = selectEntry(this.rules, key, this.state);
@@ -417,33 +460,44 @@ export class TypeReplicator {
   }
 
   private async discover(): Promise<Discovered> {
-    this.log.info('reading resources for group version');
     try {
-      const found = await resolveType(this.opts.source, this.gvr, 'the source cluster');
-      this.log.info({ kind: found.kind }, 'group resource version found');
-      return found;
+      return await resolveTypeLogged(this.opts.source, this.gvr, 'the source cluster', this.sourceLog);
     } catch (err) {
       this.startError = (err as Error).message;
       this.opts.onEvent?.({ type: 'error', namespace: '', reason: 'list' });
-      this.log.error({ err: this.startError }, 'error reading resources for group version');
       throw err;
     }
   }
 
-  private sourceChanged(key: string, event: string, obj?: KubeObject): void {
+  /** The seed's object reference (`sourceObject`, `oldSourceObject`) of `obj`, of this type. */
+  private identity(obj: KubeObject | undefined, key?: string): Record<string, string | undefined> {
+    const m = obj?.metadata;
+    const slash = key?.indexOf('/') ?? -1;
+    return {
+      apiGroup: this.gvr.group,
+      apiVersion: this.gvr.version,
+      resource: this.gvr.resource,
+      name: m?.name ?? key?.slice(slash + 1),
+      namespace: m?.namespace ?? (key && slash > 0 ? key.slice(0, slash) : undefined),
+      resourceVersion: m?.resourceVersion,
+      uid: m?.uid,
+    };
+  }
+
+  private sourceChanged(key: string, event: string, obj?: KubeObject, previous?: KubeObject): void {
     this.lastEventTime = new Date().toISOString();
-    if (event !== 'relisted') this.seenAt.set(key, Date.now());
-    this.log.debug(
-      {
-        event: { type: event },
-        sourceObject: {
-          name: obj?.metadata?.name,
-          namespace: obj?.metadata?.namespace,
-          resourceVersion: obj?.metadata?.resourceVersion,
+    if (event !== 'relisted') {
+      this.seenAt.set(key, Date.now());
+      const type = EVENT_TYPES[event];
+      this.sourceLog.info(
+        {
+          event: { type },
+          sourceObject: this.identity(obj, key),
+          ...(type === 'update' && { oldSourceObject: this.identity(previous ?? obj, key) }),
         },
-      },
-      'object read from cluster',
-    );
+        'object read from cluster',
+      );
+    }
     this.queue.add(key);
   }
 
@@ -492,25 +546,33 @@ export class TypeReplicator {
 
   private async checkNamespace(ns: string): Promise<boolean> {
     const core = this.opts.destination.makeApiClient(CoreV1Api);
+    const log = this.destinationLog.child({
+      destinationObject: { apiGroup: '', apiVersion: 'v1', resource: 'namespaces', name: ns },
+    });
+    log.debug('reading namespace from cluster');
     try {
       await core.readNamespace({ name: ns });
+      log.info('namespace read from cluster');
       this.knownDestinationNamespaces.add(ns);
       return true;
     } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    this.log.info({ namespace: ns }, 'namespace not found in cluster');
-    if (!this.opts.forceNamespaceCreation) return false;
-    this.log.info({ namespace: ns }, 'creating namespace from cluster');
-    try {
-      await core.createNamespace({ body: { metadata: { name: ns } } });
-      this.log.info({ namespace: ns }, 'namespace created in cluster');
-    } catch (err) {
-      if (!isConflict(err)) {
-        this.log.error({ namespace: ns, err: kubeErrorText(err) }, 'error creating namespace in cluster');
+      if (!isNotFound(err)) {
+        log.error({ err: kubeErrorText(err) }, 'error getting namespace from cluster');
         throw err;
       }
-      this.log.info({ namespace: ns }, 'namespace already exists in cluster');
+    }
+    log.info('namespace not found in cluster');
+    if (!this.opts.forceNamespaceCreation) return false;
+    log.info('creating namespace from cluster');
+    try {
+      await core.createNamespace({ body: { metadata: { name: ns } } });
+      log.info('namespace created in cluster');
+    } catch (err) {
+      if (!isConflict(err)) {
+        log.error({ err: kubeErrorText(err) }, 'error creating namespace in cluster');
+        throw err;
+      }
+      log.info('namespace already exists in cluster');
     }
     this.knownDestinationNamespaces.add(ns);
     return true;
@@ -533,6 +595,12 @@ export class TypeReplicator {
     if (!selected) {
       this.failed.delete(key);
       if (!this.written.has(key)) return;
+      // Gone from the source (rather than out of every entry's filters): the seed's not-found line.
+      if (![...this.objectViews.values()].some((v) => v.objects.has(key)))
+        this.sourceLog.info(
+          { event: { type: 'delete' }, sourceObject: this.identity(undefined, key) },
+          'object not found in cluster',
+        );
       await this.prune(key, ref, bucketKey);
       return;
     }
@@ -569,14 +637,26 @@ export class TypeReplicator {
     if (!out.ok) {
       const message = `${key}: transformation.patch does not apply: ${out.error}`;
       this.fail(key, { message, lasting: true }, 'transformation');
-      this.log.error(
-        { sourceObject: { name, namespace: ns, resourceVersion: sourceVersion }, err: out.error },
-        'error updating object in cluster',
+      this.destinationLog.error(
+        {
+          event: { type: previous ? 'update' : 'create' },
+          sourceObject: this.identity(source, key),
+          destinationObject: ref.metadata,
+          err: out.error,
+        },
+        previous ? 'error updating object in cluster' : 'error creating object in cluster',
       );
       return; // retried when the source object changes, or the spec does
     }
-    if (bucketKey) await this.upload(bucketKey, source, ns);
-    await this.apply(out.object, source, ref, !previous, ns);
+    const change = {
+      event: { type: previous ? 'update' : 'create' },
+      sourceObject: this.identity(source, key),
+      ...(previous && {
+        oldSourceObject: { ...this.identity(source, key), resourceVersion: previous.version },
+      }),
+    };
+    if (bucketKey) await this.upload(bucketKey, source, ns, change);
+    await this.apply(out.object, ref, change, ns);
     this.written.set(key, { version: sourceVersion ?? '', transformation: rule.transformation });
     this.failed.delete(key);
     const seen = this.seenAt.get(key);
@@ -589,7 +669,14 @@ export class TypeReplicator {
   }
 
   /** Uploads the original, as read from the source, to the bucket. */
-  private async upload(bucketKey: string, source: KubeObject, namespace: string): Promise<void> {
+  private async upload(
+    bucketKey: string,
+    source: KubeObject,
+    namespace: string,
+    change: ObjectChange,
+  ): Promise<void> {
+    const log = this.bucketLog.child({ ...change, bucketObject: { path: bucketKey } });
+    log.debug('uploading object in bucket');
     try {
       await this.opts.bucket!.client.send(
         new PutObjectCommand({
@@ -600,14 +687,11 @@ export class TypeReplicator {
         }),
       );
       this.opts.onEvent?.({ type: 'upload', namespace, ok: true });
-      this.log.debug({ bucketObject: { path: bucketKey } }, 'object uploaded in bucket');
+      log.info('object uploaded in bucket');
     } catch (err) {
       this.opts.onEvent?.({ type: 'upload', namespace, ok: false });
       this.opts.onEvent?.({ type: 'error', namespace, reason: 'bucket' });
-      this.log.error(
-        { bucketObject: { path: bucketKey }, err: kubeErrorText(err) },
-        'error uploading object in bucket',
-      );
+      log.error({ err: kubeErrorText(err) }, 'error uploading object in bucket');
       throw err;
     }
   }
@@ -615,37 +699,25 @@ export class TypeReplicator {
   /** Writes the transformed copy with server-side apply, logging as the seed does. */
   private async apply(
     copy: KubeObject,
-    source: KubeObject,
     ref: { metadata: { name: string; namespace?: string } },
-    creating: boolean,
+    change: ObjectChange,
     namespace: string,
   ): Promise<void> {
-    const fields = {
-      event: { type: creating ? 'create' : 'update' },
-      sourceObject: {
-        apiGroup: this.gvr.group,
-        apiVersion: this.gvr.version,
-        resource: this.gvr.resource,
-        name: ref.metadata.name,
-        namespace: ref.metadata.namespace,
-        resourceVersion: source.metadata?.resourceVersion,
-        uid: source.metadata?.uid,
-      },
-      destinationObject: ref.metadata,
-    };
-    this.log.debug(fields, creating ? 'creating object in cluster' : 'updating object in cluster');
+    const creating = change.event.type === 'create';
+    const log = this.destinationLog.child({ ...change, destinationObject: ref.metadata });
+    log.debug(creating ? 'creating object in cluster' : 'updating object in cluster');
     try {
       await serverSideApply(this.dst, copy as never);
     } catch (err) {
       this.opts.onEvent?.({ type: 'error', namespace, reason: 'write' });
-      this.log.error(
-        { ...fields, err: kubeErrorText(err) },
+      log.error(
+        { err: kubeErrorText(err) },
         creating ? 'error creating object in cluster' : 'error updating object in cluster',
       );
       throw err;
     }
     this.opts.onEvent?.({ type: 'write', namespace, operation: creating ? 'create' : 'update' });
-    this.log.info(fields, creating ? 'object created in cluster' : 'object updated in cluster');
+    log.info(creating ? 'object created in cluster' : 'object updated in cluster');
   }
 
   /** Deletes the copy of `key`, which no entry selects any more, and its bucket original. */
@@ -654,31 +726,43 @@ export class TypeReplicator {
     ref: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
     bucketKey: string | undefined,
   ): Promise<void> {
-    this.log.info({ destinationObject: ref.metadata }, 'deleting object in cluster');
+    const change = {
+      event: { type: 'delete' },
+      sourceObject: {
+        ...this.identity(undefined, key),
+        resourceVersion: this.written.get(key)?.version,
+      },
+    };
+    const log = this.destinationLog.child({ ...change, destinationObject: ref.metadata });
+    log.debug('deleting object in cluster');
     const namespace = namespaceOf(key);
     try {
       await this.dst.delete(ref);
       this.opts.onEvent?.({ type: 'write', namespace, operation: 'delete' });
-      this.log.info({ destinationObject: ref.metadata }, 'object deleted in cluster');
+      log.info('object deleted in cluster');
     } catch (err) {
       if (!isNotFound(err)) {
         this.opts.onEvent?.({ type: 'error', namespace, reason: 'delete' });
-        this.log.error(
-          { destinationObject: ref.metadata, err: kubeErrorText(err) },
-          'error deleting object in cluster',
-        );
+        log.error({ err: kubeErrorText(err) }, 'error deleting object in cluster');
         throw err;
       }
+      log.info('object not found in cluster'); // deleted meanwhile: nothing to do
     }
     this.written.delete(key);
     if (bucketKey) {
-      await this.opts
-        .bucket!.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket!.name, Key: bucketKey }))
-        .catch((err: unknown) => {
-          this.opts.onEvent?.({ type: 'error', namespace, reason: 'bucket' });
-          throw err;
-        });
-      this.log.info({ bucketObject: { path: bucketKey } }, 'object deleted from bucket');
+      const bucketLog = this.bucketLog.child({ ...change, bucketObject: { path: bucketKey } });
+      bucketLog.debug('deleting object from bucket');
+      try {
+        await this.opts.bucket!.client.send(
+          new DeleteObjectCommand({ Bucket: this.opts.bucket!.name, Key: bucketKey }),
+        );
+      } catch (err) {
+        this.opts.onEvent?.({ type: 'error', namespace, reason: 'bucket' });
+        // The seed's spelling, kept verbatim so searches for it match.
+        bucketLog.error({ err: kubeErrorText(err) }, 'error deleting object form bucket');
+        throw err;
+      }
+      bucketLog.info('object deleted from bucket');
     }
   }
 }

@@ -8,6 +8,7 @@
  * owner name is `_synchronization.<name>`, which no LiveSynchronization can have, so their copies
  * and bucket prefixes never mix.
  */
+import { lastUpdateOf, type LastUpdate } from '../../webhook/audit.js';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PluginOutcome, PluginRun } from '../types.js';
 import type { KubernetesObjectsToKubernetesConfig } from './index.js';
@@ -20,11 +21,19 @@ const STALL_MS = 5 * 60_000;
 /** Failure type of a Synchronization that ended with objects not copied. */
 export const INCOMPLETE = 'SynchronizationIncomplete';
 
-/** The owner of a Synchronization's copies: its plan's name when a plan fired it, else its own. */
-async function ownerOf(run: PluginRun): Promise<{ namespace: string; name: string }> {
+/**
+ * The owner of a Synchronization's copies (its plan's name when a plan fired it, else its own),
+ * and the Synchronization's audit annotations (the seed's `lastUpdate` log field).
+ */
+async function ownerOf(
+  run: PluginRun,
+): Promise<{ owner: { namespace: string; name: string }; lastUpdate?: LastUpdate }> {
   const self = await run.assets.getResource('Synchronization', run.ref.namespace, run.ref.name);
   const plan = self?.metadata.ownerReferences?.find((o) => o.kind === 'SynchronizationPlan' && o.controller);
-  return { namespace: run.ref.namespace, name: `_synchronization.${plan?.name ?? run.ref.name}` };
+  return {
+    owner: { namespace: run.ref.namespace, name: `_synchronization.${plan?.name ?? run.ref.name}` },
+    lastUpdate: lastUpdateOf(self?.metadata.annotations),
+  };
 }
 
 /** Totals over every entry. */
@@ -43,9 +52,9 @@ export async function synchronizeOnce(
   run: PluginRun<KubernetesObjectsToKubernetesConfig>,
 ): Promise<PluginOutcome> {
   const { config, log, signal } = run;
-  const owner = await ownerOf(run);
+  const { owner, lastUpdate } = await ownerOf(run);
   const targets = await loadReplicationTargets(run.assets, run.ref.namespace, config, owner);
-  const replication = new ReplicationRun({ owner, config, ...targets, log });
+  const replication = new ReplicationRun({ owner, config, ...targets, log, lastUpdate });
   // Convergence ends the run; so do cancellation (the Synchronization was deleted) and a stall.
   let stalled = false;
   let giveUp!: () => void;

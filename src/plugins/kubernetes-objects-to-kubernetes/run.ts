@@ -36,6 +36,8 @@ export interface ReplicationRunOptions {
   destination: KubeConfig;
   bucket?: ReplicatorOptions['bucket'];
   log: Logger;
+  /** The audit annotations of the resource that drives the run: the seed's `lastUpdate` log field. */
+  lastUpdate?: ReplicatorOptions['lastUpdate'];
   /** Called with what each type's engine does (writes, errors, uploads, lag, drift), for the metrics. */
   observe?: (gvr: GVR, event: ReplicationEvent) => void;
 }
@@ -74,6 +76,7 @@ export class ReplicationRun {
           },
           concurrency: config.components?.synchronizer?.concurrentTasks ?? 16,
           log: opts.log,
+          lastUpdate: opts.lastUpdate,
           onEvent: opts.observe && ((event) => opts.observe!(type.gvr, event)),
           onLag: (ms) => {
             if (this.lags.length >= MAX_LAG_SAMPLES) this.lags.splice(0, MAX_LAG_SAMPLES / 2);

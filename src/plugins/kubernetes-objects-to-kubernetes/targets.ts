@@ -41,7 +41,12 @@ export async function loadReplicationTargets(
   if (!destination.ok) throw fail('destinationName', destination.message);
   if (loadedBucket && !loadedBucket.ok) throw fail('bucketName', loadedBucket.message);
   const bucket = loadedBucket?.ok
-    ? { client: loadedBucket.value.client, name: loadedBucket.value.name, liveSync: owner }
+    ? {
+        client: loadedBucket.value.client,
+        name: loadedBucket.value.name,
+        liveSync: owner,
+        asset: loadedBucket.value.asset,
+      }
     : undefined;
   return {
     source: source.value,

@@ -18,7 +18,7 @@
 import { CoreV1Api, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import jsonpatch, { type Operation } from 'fast-json-patch';
-import { resolveType } from '../../kube/discovery.js';
+import { readObjectLogged, resolveTypeLogged } from '../../kube/logged.js';
 import { isConflict, isNotFound, kubeErrorText } from '../../kube/errors.js';
 import { listAllPages } from '../../kube/list.js';
 import { pool } from '../../pool.js';
@@ -90,7 +90,7 @@ async function restoreFromBucket(
   try {
     return await restoreEntry({
       ...ctx,
-      bucket: { client: bucket.value.client, name: bucket.value.name },
+      bucket: { client: bucket.value.client, name: bucket.value.name, asset: bucket.value.asset },
       liveSync: { namespace, name },
     });
   } finally {
@@ -172,16 +172,27 @@ export async function transformObjects(run: PluginRun<TransformationConfig>): Pr
     const entryStarted = Date.now();
     const base = `spec.config.resources[${i}]`;
     try {
-      const type = await resolveType(run.home, gvr, 'this cluster').catch((err: Error) => {
+      const entryLog = log.child({
+        resource: { apiGroup: gvr.group, apiVersion: gvr.version, resource: gvr.resource },
+      });
+      const type = await resolveTypeLogged(run.home, gvr, 'this cluster', entryLog).catch((err: Error) => {
         throw new Error(`${base}.identifier: ${err.message}`);
       });
-      const { items } = await listAllPages<KubeObject>(api, type, formatLabelSelector(entry.selector));
+      const labelSelector = formatLabelSelector(entry.selector);
+      entryLog.info({ labelSelector }, 'listing objects in cluster');
+      const { items } = await listAllPages<KubeObject>(api, type, labelSelector).catch((err: unknown) => {
+        entryLog.error({ labelSelector, err: kubeErrorText(err) }, 'error listing objects in cluster');
+        throw err;
+      });
+      if (items.length) entryLog.info({ labelSelector, count: items.length }, 'listed objects in cluster');
+      else entryLog.info({ labelSelector }, 'list objects not found in cluster');
       report.matched = items.length;
       const ops = entry.patch?.operations;
       const options = { skipIfNotFoundOnDelete: entry.patchOptions?.skipIfNotFoundOnDelete };
       if (entry.fromOriginal?.enabled) {
         const results = await restoreFromBucket(run, entry.fromOriginal, `${base}.fromOriginal`, {
           api,
+          log: entryLog,
           gvr,
           type,
           selected: items,
@@ -217,7 +228,9 @@ export async function transformObjects(run: PluginRun<TransformationConfig>): Pr
             // 409: the object changed since it was read; read it again and patch that version.
             if (!isConflict(err) || attempt >= ATTEMPTS)
               return { object, result: 'failed', error: kubeErrorText(err) };
-            current = plain(await api.read(current as never));
+            const reread = await readObjectLogged<KubeObject>(api, current, entryLog);
+            if (!reread) return { object, result: 'unchanged', error: 'deleted meanwhile' };
+            current = plain(reread);
           }
         }
       };

@@ -12,7 +12,7 @@ import { type KubernetesObject } from '@kubernetes/client-node';
 import jsonpatch from 'fast-json-patch';
 import { liveSyncPrefix, objectPath, resourceFolder, type GVR } from '../../bucket/layout.js';
 import type { ServedType } from '../../kube/discovery.js';
-import { isConflict, isNotFound, kubeErrorText, statusOf } from '../../kube/errors.js';
+import { isConflict, kubeErrorText, statusOf } from '../../kube/errors.js';
 import { pool } from '../../pool.js';
 import {
   applyUserPatch,
@@ -21,11 +21,20 @@ import {
 } from '../kubernetes-objects-to-kubernetes/transform.js';
 import type { PatchOperation } from '../common.js';
 import type { ObjectResult } from './execute.js';
+import type { Logger } from '../../logger.js';
+import { readObjectLogged } from '../../kube/logged.js';
 
 /** What {@link restoreEntry} needs. */
 export interface RestoreContext {
   api: KubernetesObjectApi;
-  bucket: { client: S3Client; name: string };
+  bucket: {
+    client: S3Client;
+    name: string;
+    /** The Bucket object, for the seed's `bucket` log field. */
+    asset?: { namespace: string; name: string };
+  };
+  /** The run's logger; bucket lines get `bucket` and `bucketObject`, and never a cluster field. */
+  log: Logger;
   liveSync: { namespace: string; name: string };
   gvr: GVR;
   type: ServedType;
@@ -54,8 +63,9 @@ function comparable(obj: KubeObject): KubeObject {
   return cleanForDestination(obj);
 }
 
-async function listKeys(ctx: RestoreContext): Promise<string[]> {
+async function listKeys(ctx: RestoreContext, bucketLog: Logger): Promise<string[]> {
   const prefix = `${liveSyncPrefix(ctx.liveSync)}${resourceFolder(ctx.gvr)}/`;
+  bucketLog.info({ bucketObject: { path: prefix } }, 'listing object from bucket');
   const keys: string[] = [];
   let token: string | undefined;
   do {
@@ -70,7 +80,8 @@ async function listKeys(ctx: RestoreContext): Promise<string[]> {
 
 /** Restores every original of the entry's type; one result per object. */
 export async function restoreEntry(ctx: RestoreContext): Promise<ObjectResult[]> {
-  const keys = await listKeys(ctx);
+  const bucketLog = ctx.log.child({ bucket: { ...ctx.bucket.asset, bucketName: ctx.bucket.name } });
+  const keys = await listKeys(ctx, bucketLog);
   const prefix = liveSyncPrefix(ctx.liveSync);
   const results: ObjectResult[] = [];
   const withOriginal = new Set(keys.map((k) => display(objectOfKey(k))));
@@ -97,12 +108,26 @@ export async function restoreEntry(ctx: RestoreContext): Promise<ObjectResult[]>
     const target = objectOfKey(key);
     const object = display(target);
     let original: KubeObject;
+    const log = bucketLog.child({ bucketObject: { path: key } });
+    log.debug('getting object from bucket');
     try {
       const got = await ctx.bucket.client.send(new GetObjectCommand({ Bucket: ctx.bucket.name, Key: key }));
       original = JSON.parse(await got.Body!.transformToString()) as KubeObject;
     } catch (err) {
+      log.error({ err: kubeErrorText(err) }, 'error getting object from bucket');
       return { object, result: 'failed', error: `bucket entry ${key} unreadable: ${kubeErrorText(err)}` };
     }
+    const m = original.metadata;
+    const sourceObject = {
+      apiGroup: ctx.gvr.group,
+      apiVersion: ctx.gvr.version,
+      resource: ctx.gvr.resource,
+      name: m?.name,
+      namespace: m?.namespace,
+      resourceVersion: m?.resourceVersion,
+      uid: m?.uid,
+    };
+    log.info({ sourceObject }, 'object got from bucket');
     const cleaned = cleanForDestination({
       ...original,
       apiVersion: ctx.type.apiVersion,
@@ -115,12 +140,8 @@ export async function restoreEntry(ctx: RestoreContext): Promise<ObjectResult[]>
     const desired = patched.object;
     const header = { apiVersion: ctx.type.apiVersion, kind: ctx.type.kind, metadata: { ...target } };
     const read = async (): Promise<KubeObject | undefined> => {
-      try {
-        return JSON.parse(JSON.stringify(await ctx.api.read(header as never))) as KubeObject;
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
+      const found = await readObjectLogged<KubeObject>(ctx.api, header, ctx.log);
+      return found && (JSON.parse(JSON.stringify(found)) as KubeObject);
     };
     // The entry's list already holds the selected objects: no read per object. One the selector
     // did not list may still exist: a dry run reads it; a real run learns it from create's 409.
