@@ -7,6 +7,7 @@ import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { AssetLoader } from '../src/assets/load.js';
 import type { Logger } from '../src/logger.js';
+import type { PluginPolicy } from '../src/plugins/types.js';
 import type { Metrics } from '../src/metrics/metrics.js';
 import { createPlanActivities } from './plans.js';
 import { createPluginActivities } from './plugins.js';
@@ -29,6 +30,8 @@ export interface ActivityDeps {
   allowKubeconfigExec?: boolean;
   /** The orchestrator's metrics, built once at start-up (src/metrics/metrics.ts). */
   metrics: Metrics;
+  /** What the operator allows plugins to do (custom-image Pods); absent: nothing. */
+  pluginPolicy?: PluginPolicy;
 }
 
 /** What {@link createActivities} returns; workflows import this type only. */

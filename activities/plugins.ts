@@ -16,7 +16,7 @@ import type { Logger } from '../src/logger.js';
 import { isNotFound, kubeErrorText } from '../src/kube/errors.js';
 import { patchStatus } from '../src/kube/objects.js';
 import { validatePluginSpec } from '../src/plugins/index.js';
-import type { PluginOutcome } from '../src/plugins/types.js';
+import type { PluginOutcome, PluginPolicy } from '../src/plugins/types.js';
 import type { Metrics } from '../src/metrics/metrics.js';
 import { runRecorder, type RunRecorder } from '../src/metrics/runs.js';
 
@@ -28,6 +28,8 @@ export interface PluginActivityDeps {
   assets: AssetLoader;
   /** The orchestrator's metrics (run_* series). */
   metrics: Metrics;
+  /** What the operator allows plugins to do (custom-image); absent: the most restrictive. */
+  pluginPolicy?: PluginPolicy;
 }
 
 /** How often `runPlugin` heartbeats on its own while the plugin runs. */
@@ -102,6 +104,7 @@ export function createPluginActivities(deps: PluginActivityDeps) {
         config,
         assets,
         home: deps.management,
+        policy: deps.pluginPolicy,
         log,
         checkpoint: ctx.info.heartbeatDetails,
         heartbeat: (d) => {

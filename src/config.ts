@@ -2,6 +2,7 @@
  * The one configuration module: command-line flags override environment variables, which
  * override defaults. Nothing else in the project reads `process.env` for settings.
  */
+import { parseList, type CustomImagePolicy } from './plugins/custom-image/policy.js';
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 
@@ -27,6 +28,8 @@ export interface OrchestratorConfig {
    * it lets whoever may create such a Secret run commands inside the orchestrator (docs/security.md).
    */
   allowKubeconfigExec: boolean;
+  /** What custom-image Tasks may do (`--custom-image-*`); nothing by default. */
+  customImage: CustomImagePolicy;
   /** Where `/metrics` is served over plain HTTP; undefined when `--metrics-port 0` turns it off. */
   metrics?: { host: string; port: number };
   /** Where the Temporal SDK serves its own worker metrics (`host:port`); undefined when off. */
@@ -62,7 +65,14 @@ export const USAGE = `usage: npm start -- [options]
   --allow-kubeconfig-exec        let KubernetesCluster kubeconfigs run exec credential plugins inside
                                  the orchestrator (env ALLOW_KUBECONFIG_EXEC=true, default off);
                                  only when everyone who may create those Secrets is trusted with the
-                                 orchestrator itself: see docs/security.md`;
+                                 orchestrator itself: see docs/security.md
+  --custom-image-namespaces A,B  namespaces where custom-image Tasks may run Pods, or * for all
+                                 (env CUSTOM_IMAGE_NAMESPACES, default none: custom-image runs refused)
+  --custom-image-cluster-roles R ClusterRoles a custom-image Task may bind to its Pod, or * (env
+                                 CUSTOM_IMAGE_CLUSTER_ROLES, default none); bound in the Task's namespace
+  --custom-image-cluster-wide-roles R
+                                 of those, the ones bound cluster-wide with a ClusterRoleBinding
+                                 (env CUSTOM_IMAGE_CLUSTER_WIDE_ROLES, default none): see docs/security.md`;
 
 /** A configuration problem, named by flag or variable. */
 export class ConfigError extends Error {
@@ -88,6 +98,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
         'metrics-address': { type: 'string' },
         'temporal-metrics-port': { type: 'string' },
         'allow-kubeconfig-exec': { type: 'boolean' },
+        'custom-image-namespaces': { type: 'string' },
+        'custom-image-cluster-roles': { type: 'string' },
+        'custom-image-cluster-wide-roles': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -145,6 +158,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
       : undefined,
     instance: env.POD_NAME ?? env.HOSTNAME ?? 'local',
     allowKubeconfigExec: values['allow-kubeconfig-exec'] ?? allowExecEnv === 'true',
+    customImage: customImagePolicy(values, env),
     metrics: metricsPort ? { host: metricsAddress, port: metricsPort } : undefined,
     temporalMetrics: temporalMetricsPort
       ? {
@@ -168,4 +182,23 @@ function portOption(value: string | undefined, fallback: number, what: string): 
   if (!(/^\d+$/.test(value) && port < 65536))
     throw new ConfigError(`${what}: '${value}' is not a port number (0 turns it off)`);
   return port;
+}
+
+/** The custom-image limits from `--custom-image-*` (or their variables); a cluster-wide role must also be allowed. */
+function customImagePolicy(values: Record<string, unknown>, env: NodeJS.ProcessEnv): CustomImagePolicy {
+  const list = (flag: string, variable: string) =>
+    parseList((values[flag] as string | undefined) ?? env[variable]);
+  const policy: CustomImagePolicy = {
+    namespaces: list('custom-image-namespaces', 'CUSTOM_IMAGE_NAMESPACES'),
+    clusterRoles: list('custom-image-cluster-roles', 'CUSTOM_IMAGE_CLUSTER_ROLES'),
+    clusterWideRoles: list('custom-image-cluster-wide-roles', 'CUSTOM_IMAGE_CLUSTER_WIDE_ROLES'),
+  };
+  const stray = policy.clusterWideRoles.filter(
+    (r) => !policy.clusterRoles.includes('*') && !policy.clusterRoles.includes(r) && r !== '*',
+  );
+  if (stray.length)
+    throw new ConfigError(
+      `--custom-image-cluster-wide-roles / CUSTOM_IMAGE_CLUSTER_WIDE_ROLES: ${stray.join(', ')} not in --custom-image-cluster-roles`,
+    );
+  return policy;
 }

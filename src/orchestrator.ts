@@ -3,6 +3,7 @@
  * the CRD bridge and, when configured, the audit webhook. `npm start` and the integration tests
  * both use this, so the tests exercise what production runs.
  */
+import type { PluginPolicy } from './plugins/types.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -41,6 +42,8 @@ export interface OrchestratorOptions {
    * Logged as a warning at start-up: see docs/security.md for what it gives away.
    */
   allowKubeconfigExec?: boolean;
+  /** What the operator allows plugins to do (custom-image Pods); absent: nothing. */
+  pluginPolicy?: PluginPolicy;
 }
 
 /** A running orchestrator. */
@@ -84,6 +87,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       temporal: { client, taskQueue: opts.temporal.taskQueue },
       allowKubeconfigExec,
       metrics,
+      pluginPolicy: opts.pluginPolicy,
     },
     overrides: opts.workerOverrides,
   });

@@ -46,6 +46,7 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
     webhook: config.webhook,
     allowKubeconfigExec: config.allowKubeconfigExec,
     metricsServer: config.metrics,
+    pluginPolicy: { customImage: config.customImage },
   });
   log.info(
     {
@@ -56,6 +57,7 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
       metrics: orchestrator.metricsServer?.url,
       temporalMetrics: config.temporalMetrics && `http://${config.temporalMetrics.bindAddress}/metrics`,
       allowKubeconfigExec: config.allowKubeconfigExec,
+      customImage: config.customImage,
     },
     'orchestrator running',
   );

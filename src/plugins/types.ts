@@ -11,6 +11,7 @@ import type { Kind, ResourceRef } from '../api/kinds.js';
 import type { Problem } from '../api/problems.js';
 import type { AssetLoader } from '../assets/load.js';
 import type { Logger } from '../logger.js';
+import type { CustomImagePolicy } from './custom-image/policy.js';
 
 export type { Problem } from '../api/problems.js';
 
@@ -61,6 +62,13 @@ export interface PluginRun<C = unknown> {
   dryRun: boolean;
   /** Aborted when the run is cancelled (its resource was deleted). */
   signal: AbortSignal;
+  /** What the operator allows plugins to do (flags); absent means the most restrictive. */
+  policy?: PluginPolicy;
+}
+
+/** The operator's limits on plugins, from the orchestrator's flags. */
+export interface PluginPolicy {
+  customImage?: CustomImagePolicy;
 }
 
 /** What a finished run reports, for its status message. */

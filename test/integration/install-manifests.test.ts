@@ -91,6 +91,7 @@ describe('kubectl apply --dry-run=server -k k8s/install', () => {
         'ServiceAccount/resiliency-orchestrator',
         'ClusterRole/resiliency-orchestrator',
         'ClusterRoleBinding/resiliency-orchestrator',
+        'ClusterRole/resiliency-orchestrator-custom-image-runner',
         'ClusterRole/resiliency-orchestrator-recovery',
         'ClusterRoleBinding/resiliency-orchestrator-recovery',
         'Deployment/resiliency-orchestrator',
@@ -228,6 +229,8 @@ describe('the ServiceAccount, as kubectl auth can-i sees it', () => {
     ['update', 'statefulsets.apps', '-n', 'team-a'],
     ['create', 'configmaps', '-n', 'team-a'],
     ['create', 'deployments.apps', '-n', 'team-a'],
+    // custom-image: a Task's clusterRole is read; its Pods need the runner role bound per namespace
+    ['get', 'clusterroles.rbac.authorization.k8s.io/view'],
   ];
   const denied = [
     ['delete', 'deployments.apps', '-n', 'team-a'],
