@@ -56,6 +56,8 @@ function finished(namespace: string, name: string): Promise<Resource> {
 const subject = { kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: INSTALL_NAMESPACE };
 
 beforeAll(async () => {
+  // The install's RBAC first: it refuses to apply over bindings it does not know.
+  const management = await orchestratorKubeConfig();
   for (const n of [ns, denied]) await mgmt.core.createNamespace({ body: { metadata: { name: n } } });
   // What docs/security.md tells an operator to grant: the runner role in the allowed namespace,
   // and `bind` on exactly the allowed ClusterRole.
@@ -101,7 +103,7 @@ beforeAll(async () => {
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: uniqueName('cimage'),
     },
-    management: await orchestratorKubeConfig(),
+    management,
     log: createLogger({ level: 'silent' }),
     instance: 'custom-image-test',
     namespaces: [ns, denied],
@@ -117,6 +119,9 @@ afterAll(async () => {
   for (const n of [ns, denied]) await deleteAllOurs(custom, n, 120_000);
   await orchestrator?.shutdown();
   await rbac.deleteClusterRoleBinding({ name: bindReader }).catch(() => undefined);
+  await rbac
+    .deleteNamespacedRoleBinding({ namespace: ns, name: 'resiliency-orchestrator-custom-image' })
+    .catch(() => undefined);
   for (const name of [reader, bindReader]) await rbac.deleteClusterRole({ name }).catch(() => undefined);
   for (const n of [ns, denied]) await mgmt.core.deleteNamespace({ name: n }).catch(() => undefined);
 }, 180_000);
@@ -197,3 +202,32 @@ it('a ClusterRole that does not exist, one not allowed, and a namespace not allo
   expect(refused.status?.message).toContain(`custom-image Pods may not run in namespace ${denied}`);
   await expect(mgmt.core.readNamespacedPod({ namespace: denied, name: 'hello' })).rejects.toThrow();
 }, 180_000);
+
+it('deleting a running TaskRun deletes its Pod, ServiceAccount and binding', async () => {
+  await create(ns, 'Task', 'long', {
+    plugin: 'custom-image',
+    config: { image: 'busybox:hang', command: ['sleep', '3600'], clusterRole: reader },
+  });
+  await create(ns, 'TaskRun', 'long', { taskName: 'long' });
+  await eventually('the Pod running, its binding in place', async () => {
+    const pod = await mgmt.core.readNamespacedPod({ namespace: ns, name: 'long' }).catch(() => undefined);
+    const binding = await rbac
+      .readNamespacedRoleBinding({ namespace: ns, name: 'long' })
+      .catch(() => undefined);
+    return pod?.status?.phase === 'Running' && binding !== undefined;
+  });
+  await custom.deleteNamespacedCustomObject(target('TaskRun', ns, 'long'));
+  await eventually(
+    'the TaskRun, its Pod, ServiceAccount and binding to go',
+    async () => {
+      const left = await Promise.all([
+        getResource(custom, 'TaskRun', ns, 'long'),
+        mgmt.core.readNamespacedPod({ namespace: ns, name: 'long' }).catch(() => undefined),
+        mgmt.core.readNamespacedServiceAccount({ namespace: ns, name: 'long' }).catch(() => undefined),
+        rbac.readNamespacedRoleBinding({ namespace: ns, name: 'long' }).catch(() => undefined),
+      ]);
+      return left.every((o) => o === undefined);
+    },
+    60_000,
+  );
+}, 120_000);

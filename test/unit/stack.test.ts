@@ -130,6 +130,13 @@ describe('kwok stages (tools/stack/kwok-stages.yaml)', () => {
     expect(failed).toContain('phase: Failed');
     expect(byName('stack-pod-succeeded').spec.next.statusTemplate).toMatch(/exitCode: 0\s+reason: Completed/);
     expect(byName('stack-pod-delete').spec.next).toEqual({ delete: true });
+    // `:hang` Pods never complete: neither stage takes them.
+    const hang = '.spec.containers.[].image | endswith(":hang")';
+    expect(
+      byName('stack-pod-succeeded').spec.selector.matchExpressions.find(
+        (e: { key: string }) => e.key === hang,
+      ),
+    ).toEqual({ key: hang, operator: 'NotIn', values: ['true'] });
   });
 });
 
