@@ -9,6 +9,7 @@ import { createLogger } from '../src/logger.js';
 import { endWithError, runOrchestrator } from '../src/run.js';
 import { StackError } from './stack/errors.js';
 import { stackEnvFile } from './stack/paths.js';
+import { registerScrapeTarget } from './stack/scrape-targets.js';
 import { up } from './stack/stack.js';
 
 async function main(): Promise<void> {
@@ -35,7 +36,10 @@ async function main(): Promise<void> {
         `                 kubectl --kubeconfig ${env.SOURCE_KUBECONFIG} get ns       (source)`,
         `                 kubectl --kubeconfig ${env.DESTINATION_KUBECONFIG} get ns  (destination)`,
         ...(config.metrics
-          ? [`  metrics:       ${localUrl(`${config.metrics.host}:${config.metrics.port}`)}`]
+          ? [
+              `  metrics:       ${localUrl(`${config.metrics.host}:${config.metrics.port}`)}` +
+                (env.PROMETHEUS_URL ? ` (scraped by ${env.PROMETHEUS_URL})` : ''),
+            ]
           : []),
         ...(config.temporalMetrics
           ? [`  SDK metrics:   ${localUrl(config.temporalMetrics.bindAddress)}`]
@@ -44,6 +48,16 @@ async function main(): Promise<void> {
         '',
       ].join('\n') + '\n',
     );
+    // The stack's Prometheus scrapes this process while it runs (the dashboard's queries work).
+    if (config.metrics && env.PROMETHEUS_TARGETS_DIR) {
+      const unregister = registerScrapeTarget(
+        env.PROMETHEUS_TARGETS_DIR,
+        'npm-start',
+        `${config.metrics.host === '0.0.0.0' ? '127.0.0.1' : config.metrics.host}:${config.metrics.port}`,
+        { source: 'npm-start' },
+      );
+      process.once('exit', unregister);
+    }
   }
   await runOrchestrator(config, { log, temporalUi });
 }

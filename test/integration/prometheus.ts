@@ -2,8 +2,7 @@
  * The local stack's Prometheus, for integration tests: register a scrape target through its
  * file_sd folder, run instant queries, wait for a series, and list the active targets.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { registerScrapeTarget as registerTarget } from '../../tools/stack/scrape-targets.js';
 import { waitFor } from '../bench/util.js';
 import { stackEnv } from './stack-env.js';
 
@@ -34,25 +33,16 @@ function prometheusEnv(): { url: string; targetsDir: string } {
 }
 
 /**
- * Registers `address` (`host:port`, scraped at `/metrics`) as a target of the stack's Prometheus,
- * under the job `resiliency-orchestrator` with `labels` added to every series. Writes
- * `<targets>/<name>.json` atomically (a temporary name that Prometheus's `*.json` glob ignores,
- * then a rename). Prometheus picks it up within its 2 s refresh. Returns the unregister function.
+ * Registers `address` (`host:port`, scraped at `/metrics`) as a target of the stack's Prometheus
+ * (see tools/stack/scrape-targets.ts). Prometheus picks it up within its 2 s refresh. Returns the
+ * unregister function.
  */
 export function registerScrapeTarget(
   name: string,
   address: string,
   labels: Record<string, string> = {},
 ): () => void {
-  if (!/^[A-Za-z0-9_.-]+$/.test(name))
-    throw new Error(`scrape target name '${name}' must be [A-Za-z0-9_.-]+`);
-  const { targetsDir } = prometheusEnv();
-  mkdirSync(targetsDir, { recursive: true });
-  const file = join(targetsDir, `${name}.json`);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify([{ targets: [address], labels }], null, 2)}\n`);
-  renameSync(tmp, file);
-  return () => rmSync(file, { force: true });
+  return registerTarget(prometheusEnv().targetsDir, name, address, labels);
 }
 
 async function promGet<T>(path: string): Promise<T> {
