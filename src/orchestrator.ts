@@ -95,7 +95,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
   let bridge: Bridge | undefined;
   let webhook: AuditWebhook | undefined;
   let metricsServer: MetricsServer | undefined;
-  let workflowCounter: { stop(): void } | undefined;
+  let workflowCounter: { stop(): Promise<void> } | undefined;
   try {
     if (opts.metricsServer) {
       metricsServer = await startMetricsServer({
@@ -137,7 +137,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     throw err;
   }
   const done = running.finally(async () => {
-    workflowCounter?.stop();
+    await workflowCounter?.stop();
     await bridge?.stop();
     await metricsServer?.close();
     await webhook?.close();

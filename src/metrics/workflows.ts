@@ -25,30 +25,40 @@ export function runningQuery(taskQueue: string, kind: string): string {
   return `TaskQueue = ${quote(taskQueue)} AND ExecutionStatus = 'Running' AND ${RESOURCE_KIND.name} = ${quote(kind)}`;
 }
 
-/** Starts counting; `stop()` ends it. */
-export function startWorkflowCounter(opts: WorkflowCounterOptions): { stop(): void } {
+/**
+ * Starts counting; `stop()` ends it: it aborts a count in flight (the client may be retrying it)
+ * and resolves once that count has settled, so the connection can be closed without a retry
+ * firing on a closed channel.
+ */
+export function startWorkflowCounter(opts: WorkflowCounterOptions): { stop(): Promise<void> } {
   const gauge = opts.metrics.health.workflowsRunning;
+  const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
+  let current: Promise<void> = Promise.resolve();
   let warned = false;
   const count = async () => {
     try {
-      const counts = await Promise.all(
-        ALL_KINDS.map((kind) => opts.client.workflow.count(runningQuery(opts.taskQueue, kind))),
+      const counts = await opts.client.withAbortSignal(abort.signal, () =>
+        Promise.all(ALL_KINDS.map((kind) => opts.client.workflow.count(runningQuery(opts.taskQueue, kind)))),
       );
       ALL_KINDS.forEach((kind, i) => gauge.set({ kind }, counts[i].count));
       warned = false;
     } catch (err) {
+      if (abort.signal.aborted) return;
       if (!warned) opts.log.warn({ err: (err as Error).message }, 'running workflows not counted');
       warned = true;
     }
-    if (!stopped) timer = setTimeout(() => void count(), opts.everyMs ?? 15_000).unref();
+    if (!abort.signal.aborted)
+      timer = setTimeout(() => {
+        current = count();
+      }, opts.everyMs ?? 15_000).unref();
   };
-  void count();
+  current = count();
   return {
-    stop() {
-      stopped = true;
+    async stop() {
+      abort.abort();
       clearTimeout(timer);
+      await current.catch(() => undefined);
     },
   };
 }
