@@ -97,7 +97,7 @@ describe('Service and ServiceMonitor', () => {
   it('the Deployment names both metrics ports at the orchestrator’s default port numbers', () => {
     expect(containerPorts).toMatchObject({
       metrics: DEFAULT_METRICS_PORT,
-      'temporal-metrics': DEFAULT_TEMPORAL_METRICS_PORT,
+      'sdk-metrics': DEFAULT_TEMPORAL_METRICS_PORT,
     });
   });
 
@@ -106,7 +106,7 @@ describe('Service and ServiceMonitor', () => {
     expect(template.metadata.labels).toMatchObject(serviceSpec.selector);
     expect(serviceSpec.ports.map((p) => [p.name, p.port, containerPorts[p.targetPort as string]])).toEqual([
       ['metrics', DEFAULT_METRICS_PORT, DEFAULT_METRICS_PORT],
-      ['temporal-metrics', DEFAULT_TEMPORAL_METRICS_PORT, DEFAULT_TEMPORAL_METRICS_PORT],
+      ['sdk-metrics', DEFAULT_TEMPORAL_METRICS_PORT, DEFAULT_TEMPORAL_METRICS_PORT],
     ]);
   });
 
@@ -116,7 +116,7 @@ describe('Service and ServiceMonitor', () => {
     expect(monitorSpec.namespaceSelector.matchNames).toEqual([NAMESPACE]);
     expect(monitorSpec.endpoints.map((e) => [e.port, e.path, e.interval])).toEqual([
       ['metrics', '/metrics', '30s'],
-      ['temporal-metrics', '/metrics', '30s'],
+      ['sdk-metrics', '/metrics', '30s'],
     ]);
   });
 
