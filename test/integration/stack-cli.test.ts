@@ -9,6 +9,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { COMPONENTS } from '../../tools/stack/stack.js';
+
+/** One process per component of the stack. */
+const ALL = COMPONENTS.length;
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const res = spawnSync(process.execPath, ['--import', 'tsx', 'tools/stack/cli.ts', ...args], {
@@ -74,7 +78,7 @@ describe('npm run stack, on a stack of its own', () => {
     ]) {
       expect(envFile).toMatch(new RegExp(`^${key}=\\S+$`, 'm'));
     }
-    expect(processesMentioning(dir)).toHaveLength(9);
+    expect(processesMentioning(dir)).toHaveLength(ALL);
     expect(upRes.stdout).toMatch(/^Prometheus: +http:\/\/127\.0\.0\.1:\d+ /m);
 
     let status = cli(['status'], env);
@@ -104,13 +108,13 @@ describe('npm run stack, on a stack of its own', () => {
     delete older.ports.prometheus;
     writeFileSync(join(dir, 'state.json'), JSON.stringify(older));
     const withoutPrometheus = processesMentioning(dir).sort();
-    expect(withoutPrometheus).toHaveLength(8);
+    expect(withoutPrometheus).toHaveLength(ALL - 1);
     expect(statusRows(cli(['status'], env).stdout).prometheus).toBe('down');
     const added = cli(['up'], env);
     expect(added.stderr).toContain('stack: adding prometheus to the running stack');
     expect(added.code).toBe(0);
     expect(processesMentioning(dir).filter((p) => withoutPrometheus.includes(p))).toEqual(withoutPrometheus);
-    expect(processesMentioning(dir)).toHaveLength(9);
+    expect(processesMentioning(dir)).toHaveLength(ALL);
     expect(readFileSync(join(dir, 'env'), 'utf8')).toMatch(/^PROMETHEUS_URL=http:\/\/127\.0\.0\.1:\d+$/m);
 
     // A crash (kill -9 of one server) leaves a partial stack: `up` cleans it and starts afresh.
@@ -125,9 +129,11 @@ describe('npm run stack, on a stack of its own', () => {
     );
     expect(processesMentioning(dir).sort()).toEqual(survivors);
     const again = cli(['up'], env);
-    expect(again.stderr).toContain('cleaning a stack left over by an earlier run (8 of 9 processes alive)');
+    expect(again.stderr).toContain(
+      `cleaning a stack left over by an earlier run (${ALL - 1} of ${ALL} processes alive)`,
+    );
     expect(again.code).toBe(0);
-    expect(processesMentioning(dir)).toHaveLength(9);
+    expect(processesMentioning(dir)).toHaveLength(ALL);
 
     expect(cli(['down'], env).code).toBe(0);
     expect(processesMentioning(dir)).toEqual([]);
