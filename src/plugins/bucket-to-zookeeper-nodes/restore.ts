@@ -148,7 +148,7 @@ export async function restoreZooKeeperTree(
       stop,
     }).run();
   } finally {
-    close();
+    await close();
   }
 }
 

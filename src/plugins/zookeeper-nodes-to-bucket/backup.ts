@@ -96,7 +96,7 @@ export async function backupZooKeeperTree(
       },
     });
   } finally {
-    close();
+    await close();
   }
 }
 

@@ -186,6 +186,7 @@ export async function copyZooKeeperTree(
     return await new TreeCopy({ run, opts, root, exclude, src, dst, identities, stop }).run();
   } finally {
     release();
+    await Promise.all(endpoints.map((e) => e.session.drain()));
     for (const e of endpoints) e.session.close();
   }
 }
@@ -236,8 +237,8 @@ export interface RunSession {
   /** `namespace/name` of the Database. */
   id: string;
   db: LoadedDatabase;
-  /** Closes the session and detaches the stop switch. */
-  close(): void;
+  /** Waits for the requests in flight (briefly), closes the session and detaches the stop switch. */
+  close(): Promise<void>;
 }
 
 /**
@@ -271,8 +272,9 @@ export async function openRunSession(
       stop,
       id,
       db: db.value,
-      close: () => {
+      close: async () => {
         release();
+        await session.drain();
         session.close();
       },
     };
@@ -532,9 +534,7 @@ class TreeCopy {
 
   /** Waits (briefly) for requests in flight to answer before the sessions close. */
   private async drain(): Promise<void> {
-    const deadline = Date.now() + 2000;
-    while ((this.d.src.session.inFlight > 0 || this.d.dst.session.inFlight > 0) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    await Promise.all([this.d.src.session.drain(), this.d.dst.session.drain()]);
   }
 
   /** The root path must exist on the source and be readable with the Database's credentials. */

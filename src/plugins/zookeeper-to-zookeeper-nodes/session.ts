@@ -272,6 +272,15 @@ export class ZkSession {
   }
 
   /** Closes the session. */
+  /**
+   * Waits (at most `ms`) for the requests in flight to answer: the addon can abort the process
+   * when a session is closed under them.
+   */
+  async drain(ms = 2000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
   close(): void {
     try {
       this.client.close();
