@@ -83,7 +83,7 @@ describe('npm run stack, on a stack of its own', () => {
 
     let status = cli(['status'], env);
     expect(status.code).toBe(0);
-    expect(Object.values(statusRows(status.stdout))).toEqual(Array(9).fill('up'));
+    expect(Object.values(statusRows(status.stdout))).toEqual(Array(ALL).fill('up'));
 
     const zkBefore = envFile.match(/^ZK_SOURCE=(.*)$/m)?.[1];
     expect(cli(['restart', 'zk-source'], env).code).toBe(0);
