@@ -119,7 +119,11 @@ describe('npm run stack, on a stack of its own', () => {
 
     // A crash (kill -9 of one server) leaves a partial stack: `up` cleans it and starts afresh.
     const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
-    process.kill(state.components['zk-destination'].pid, 'SIGKILL');
+    const killed = state.components['zk-destination'].pid as number;
+    process.kill(killed, 'SIGKILL');
+    // SIGKILL is delivered asynchronously: wait until the process is gone before counting.
+    for (let i = 0; i < 100 && processesMentioning(dir).includes(killed); i++)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
     // With STACK_NO_CLEAN=1 (a stack others use), `up` fails and stops nothing.
     const survivors = processesMentioning(dir).sort();
     const refused = cli(['up'], { ...env, STACK_NO_CLEAN: '1' });
