@@ -18,10 +18,7 @@
  * Exits non-zero only on errors, never on a missed target.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { createLogger } from '../../src/logger.js';
@@ -30,10 +27,9 @@ import { kubernetesObjectsToBucket } from '../../src/plugins/kubernetes-objects-
 import type { PluginOutcome } from '../../src/plugins/types.js';
 import { readEnv } from '../../tools/stack/stack.js';
 import { configMapBody, createNamespaces, deleteNamespaces, kubeConfig } from './kube.js';
-import { renderTable, type Row } from './report.js';
+import { renderTable, writeBenchResult, type Row } from './report.js';
 import { benchProgress as progress, emptyPrefix, objectsAndRounds, pool, secs, timed } from './util.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TARGET_RATIO = 1.3;
 /** The plugins' concurrency (CONCURRENCY in backup.ts and restore.ts): the baselines use the same. */
 const IN_FLIGHT = 16;
@@ -238,35 +234,22 @@ async function main(): Promise<void> {
         verdict: restoreRatio <= TARGET_RATIO ? 'ok' : 'MISSED',
       },
     ];
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const resultsDir = join(ROOT, 'bench-results');
-    mkdirSync(resultsDir, { recursive: true });
-    const resultFile = join(resultsDir, `backup-${stamp}.json`);
-    writeFileSync(
-      resultFile,
-      JSON.stringify(
-        {
-          benchmark: 'backup',
-          runId,
-          params: { ...params, inFlight: IN_FLIGHT },
-          machine: { nproc: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version },
-          rounds: rounds.map(({ outcome, restoreOutcome, ...ms }) => ({
-            ...ms,
-            backup: { ms: ms.backup, progress: outcome.progress },
-            restore: { ms: ms.restore, progress: restoreOutcome.progress },
-          })),
-          best: {
-            rawBackupMs: best('rawBackup'),
-            backupMs: best('backup'),
-            rawRestoreMs: best('rawRestore'),
-            restoreMs: best('restore'),
-          },
-          ratios: { backup: backupRatio, restore: restoreRatio, target: TARGET_RATIO },
-        },
-        null,
-        2,
-      ),
-    );
+    const resultFile = writeBenchResult('backup', {
+      runId,
+      params: { ...params, inFlight: IN_FLIGHT },
+      rounds: rounds.map(({ outcome, restoreOutcome, ...ms }) => ({
+        ...ms,
+        backup: { ms: ms.backup, progress: outcome.progress },
+        restore: { ms: ms.restore, progress: restoreOutcome.progress },
+      })),
+      best: {
+        rawBackupMs: best('rawBackup'),
+        backupMs: best('backup'),
+        rawRestoreMs: best('rawRestore'),
+        restoreMs: best('restore'),
+      },
+      ratios: { backup: backupRatio, restore: restoreRatio, target: TARGET_RATIO },
+    });
     console.log(renderTable(rows));
     console.log(`results: ${resultFile}`);
   } finally {

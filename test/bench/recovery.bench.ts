@@ -18,10 +18,7 @@
  * `bench-results/recovery-<timestamp>.json`, deletes what it made. Exits non-zero only on errors.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   AppsV1Api,
@@ -40,10 +37,9 @@ import {
 import type { PluginOutcome } from '../../src/plugins/types.js';
 import { readEnv } from '../../tools/stack/stack.js';
 import { createNamespaces, deleteNamespaces, kubeConfig } from './kube.js';
-import { renderTable, type Row } from './report.js';
+import { renderTable, writeBenchResult, type Row } from './report.js';
 import { benchProgress as progress, emptyPrefix, objectsAndRounds, pool, secs, timed } from './util.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TARGET_RATIO = 1.3;
 /** The plugin's concurrency (CONCURRENCY in execute.ts and restore.ts): the baselines use the same. */
 const IN_FLIGHT = 16;
@@ -264,35 +260,22 @@ async function main(): Promise<void> {
         verdict: restoreRatio <= TARGET_RATIO ? 'ok' : 'MISSED',
       },
     ];
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const resultsDir = join(ROOT, 'bench-results');
-    mkdirSync(resultsDir, { recursive: true });
-    const resultFile = join(resultsDir, `recovery-${stamp}.json`);
-    writeFileSync(
-      resultFile,
-      JSON.stringify(
-        {
-          benchmark: 'recovery',
-          runId,
-          params: { ...params, inFlight: IN_FLIGHT },
-          machine: { nproc: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version },
-          rounds: rounds.map(({ patchOutcome, restoreOutcome, ...ms }) => ({
-            ...ms,
-            patchProgress: patchOutcome.progress,
-            restoreProgress: restoreOutcome.progress,
-          })),
-          best: {
-            rawPatchMs: best('rawPatch'),
-            patchMs: best('patch'),
-            rawRestoreMs: best('rawRestore'),
-            restoreMs: best('restore'),
-          },
-          ratios: { patch: patchRatio, restore: restoreRatio, target: TARGET_RATIO },
-        },
-        null,
-        2,
-      ),
-    );
+    const resultFile = writeBenchResult('recovery', {
+      runId,
+      params: { ...params, inFlight: IN_FLIGHT },
+      rounds: rounds.map(({ patchOutcome, restoreOutcome, ...ms }) => ({
+        ...ms,
+        patchProgress: patchOutcome.progress,
+        restoreProgress: restoreOutcome.progress,
+      })),
+      best: {
+        rawPatchMs: best('rawPatch'),
+        patchMs: best('patch'),
+        rawRestoreMs: best('rawRestore'),
+        restoreMs: best('restore'),
+      },
+      ratios: { patch: patchRatio, restore: restoreRatio, target: TARGET_RATIO },
+    });
     console.log(renderTable(rows));
     console.log(`results: ${resultFile}`);
   } finally {
