@@ -19,7 +19,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { createLogger } from '../../src/logger.js';
 import { bucketToKubernetesObjects } from '../../src/plugins/bucket-to-kubernetes-objects/index.js';
@@ -28,7 +29,15 @@ import type { PluginOutcome } from '../../src/plugins/types.js';
 import { readEnv } from '../../tools/stack/stack.js';
 import { configMapBody, createNamespaces, deleteNamespaces, kubeConfig } from './kube.js';
 import { renderTable, writeBenchResult, type Row } from './report.js';
-import { benchProgress as progress, emptyPrefix, objectsAndRounds, pool, secs, timed } from './util.js';
+import {
+  benchProgress as progress,
+  emptyPrefix,
+  objectsAndRounds,
+  pool,
+  secs,
+  stackS3Client,
+  timed,
+} from './util.js';
 
 const TARGET_RATIO = 1.3;
 /** The plugins' concurrency (CONCURRENCY in backup.ts and restore.ts): the baselines use the same. */
@@ -78,12 +87,7 @@ async function main(): Promise<void> {
   const destination = kubeConfig(env.DESTINATION_KUBECONFIG);
   const srcCore = source.makeApiClient(CoreV1Api);
   const dstCore = destination.makeApiClient(CoreV1Api);
-  const s3 = new S3Client({
-    endpoint: env.S3_ENDPOINT,
-    region: env.S3_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
-  });
+  const s3 = stackS3Client(env);
   const bucket = env.S3_BUCKET;
   const ns = `bkbench-${runId}`;
   const base = `bench-backup-${runId}`;

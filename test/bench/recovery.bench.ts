@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -38,7 +38,15 @@ import type { PluginOutcome } from '../../src/plugins/types.js';
 import { readEnv } from '../../tools/stack/stack.js';
 import { createNamespaces, deleteNamespaces, kubeConfig } from './kube.js';
 import { renderTable, writeBenchResult, type Row } from './report.js';
-import { benchProgress as progress, emptyPrefix, objectsAndRounds, pool, secs, timed } from './util.js';
+import {
+  benchProgress as progress,
+  emptyPrefix,
+  objectsAndRounds,
+  pool,
+  secs,
+  stackS3Client,
+  timed,
+} from './util.js';
 
 const TARGET_RATIO = 1.3;
 /** The plugin's concurrency (CONCURRENCY in execute.ts and restore.ts): the baselines use the same. */
@@ -72,12 +80,7 @@ async function main(): Promise<void> {
   const home = kubeConfig(env.DESTINATION_KUBECONFIG);
   const core = home.makeApiClient(CoreV1Api);
   const apps = home.makeApiClient(AppsV1Api);
-  const s3 = new S3Client({
-    endpoint: env.S3_ENDPOINT,
-    region: env.S3_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
-  });
+  const s3 = stackS3Client(env);
   const bucket = env.S3_BUCKET;
   const ns = `rcbench-${runId}`;
   const liveSync = { namespace: 'bench', name: `recovery-${runId}` };

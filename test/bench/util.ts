@@ -3,7 +3,7 @@
  * calls, percentiles and number formatting, and emptying a bucket prefix.
  */
 import { parseArgs } from 'node:util';
-import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { kubeErrorText } from '../../src/kube/errors.js';
 
 /** Sleeps `ms`, or rejects at once when `signal` aborts. */
@@ -193,4 +193,14 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
   const started = performance.now();
   const value = await fn();
   return { ms: performance.now() - started, value };
+}
+
+/** An S3 client on the stack's MinIO, from the stack env's S3_* variables. */
+export function stackS3Client(env: Record<string, string | undefined>): S3Client {
+  return new S3Client({
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID!, secretAccessKey: env.S3_SECRET_ACCESS_KEY! },
+  });
 }

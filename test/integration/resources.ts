@@ -5,13 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { createHash, createHmac } from 'node:crypto';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Client, Connection } from '@temporalio/client';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { ALL_KINDS, API_VERSION, kindInfo, type Kind } from '../../src/api/kinds.js';
 import type { Resource } from '../../src/api/types.js';
-import { waitFor } from '../bench/util.js';
+import { stackS3Client, waitFor } from '../bench/util.js';
 import { stackEnv } from './stack-env.js';
 
 /** A CustomObjectsApi on the management cluster, and its KubeConfig. */
@@ -30,13 +31,7 @@ export function clusterClients(file: string): { kc: KubeConfig; core: CoreV1Api;
 
 /** An S3 client on the stack's MinIO, with its credentials. */
 export function bucketClient(): S3Client {
-  const env = stackEnv();
-  return new S3Client({
-    endpoint: env.S3_ENDPOINT,
-    region: env.S3_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
-  });
+  return stackS3Client(stackEnv());
 }
 
 /** The coordinates of one object of ours, as CustomObjectsApi takes them. */
