@@ -3,6 +3,8 @@
  * override defaults. Nothing else in the project reads `process.env` for settings.
  */
 import { parseList, type CustomImagePolicy } from './plugins/custom-image/policy.js';
+import { parseGoDuration } from './api/duration.js';
+import { DEFAULT_LEASE_TIMING, timingProblems, type LeaseTiming } from './leader/lease.js';
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 
@@ -34,6 +36,11 @@ export interface OrchestratorConfig {
   metrics?: { host: string; port: number };
   /** Where the Temporal SDK serves its own worker metrics (`host:port`); undefined when off. */
   temporalMetrics?: { bindAddress: string };
+  /**
+   * Leader election for the CRD bridge (`--leader-elect`, on by default); undefined when off.
+   * `namespace` undefined: the Pod's own namespace (see src/run.ts).
+   */
+  leaderElection?: { namespace?: string; name: string; timing: LeaseTiming };
 }
 
 /** The default port of `/metrics` (`--metrics-port`). */
@@ -62,6 +69,20 @@ export const USAGE = `usage: npm start -- [options]
   --metrics-address ADDRESS      address of the metrics ports (env METRICS_ADDRESS, default 0.0.0.0)
   --temporal-metrics-port PORT   serve the Temporal SDK's worker metrics on http://ADDRESS:PORT/metrics
                                  (env TEMPORAL_METRICS_PORT, default ${DEFAULT_TEMPORAL_METRICS_PORT}; 0 turns it off)
+  --leader-elect true|false      run the CRD bridge only on the replica that holds a Lease (env LEADER_ELECT,
+                                 default true); false: this process always runs it (one replica only)
+  --leader-election-namespace NS namespace of the Lease (env LEADER_ELECTION_NAMESPACE, default the Pod's
+                                 namespace: POD_NAMESPACE or the service account's, else "default")
+  --leader-election-id NAME      name of the Lease (env LEADER_ELECTION_ID, default the task queue's name)
+  --leader-election-lease-duration D
+                                 how long candidates wait before taking over a Lease that is not renewed
+                                 (env LEADER_ELECTION_LEASE_DURATION, default ${DEFAULT_LEASE_TIMING.leaseDurationMs / 1000}s)
+  --leader-election-renew-deadline D
+                                 how long the leader leads without renewing (env
+                                 LEADER_ELECTION_RENEW_DEADLINE, default ${DEFAULT_LEASE_TIMING.renewDeadlineMs / 1000}s)
+  --leader-election-retry-period D
+                                 how often the leader renews and candidates retry (env
+                                 LEADER_ELECTION_RETRY_PERIOD, default ${DEFAULT_LEASE_TIMING.retryPeriodMs / 1000}s)
   --allow-kubeconfig-exec        let KubernetesCluster kubeconfigs run exec credential plugins inside
                                  the orchestrator (env ALLOW_KUBECONFIG_EXEC=true, default off);
                                  only when everyone who may create those Secrets is trusted with the
@@ -98,6 +119,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
         'metrics-address': { type: 'string' },
         'temporal-metrics-port': { type: 'string' },
         'allow-kubeconfig-exec': { type: 'boolean' },
+        'leader-elect': { type: 'string' },
+        'leader-election-namespace': { type: 'string' },
+        'leader-election-id': { type: 'string' },
+        'leader-election-lease-duration': { type: 'string' },
+        'leader-election-renew-deadline': { type: 'string' },
+        'leader-election-retry-period': { type: 'string' },
         'custom-image-namespaces': { type: 'string' },
         'custom-image-cluster-roles': { type: 'string' },
         'custom-image-cluster-wide-roles': { type: 'string' },
@@ -146,6 +173,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
   if (allowExecEnv !== undefined && !['', 'true', 'false'].includes(allowExecEnv)) {
     throw new ConfigError(`ALLOW_KUBECONFIG_EXEC: '${allowExecEnv}' is not true or false`);
   }
+  const taskQueue = values['task-queue'] ?? env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
   const namespaces = (values.namespaces ?? env.WATCH_NAMESPACES ?? '')
     .split(',')
     .map((n) => n.trim())
@@ -168,11 +196,69 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
     temporal: {
       address,
       namespace: values['temporal-namespace'] ?? env.TEMPORAL_NAMESPACE ?? 'default',
-      taskQueue: values['task-queue'] ?? env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+      taskQueue,
     },
     managementKubeconfig: values.kubeconfig ?? env.MANAGEMENT_KUBECONFIG,
     logLevel,
+    leaderElection: leaderElection(values, env, taskQueue),
   };
+}
+
+/** A Kubernetes object name (DNS subdomain), as a Lease's name and namespace must be. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** The leader-election settings from `--leader-elect*` (or their variables); undefined when off. */
+function leaderElection(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  taskQueue: string,
+): OrchestratorConfig['leaderElection'] {
+  const value = (flag: string, variable: string) => (values[flag] as string | undefined) ?? env[variable];
+  const on = value('leader-elect', 'LEADER_ELECT') ?? 'true';
+  if (!['true', 'false'].includes(on))
+    throw new ConfigError(`--leader-elect / LEADER_ELECT: '${on}' is not true or false`);
+  if (on === 'false') return undefined;
+  const name = value('leader-election-id', 'LEADER_ELECTION_ID') ?? taskQueue;
+  if (!(DNS_SUBDOMAIN.test(name) && name.length <= 253)) {
+    const from =
+      value('leader-election-id', 'LEADER_ELECTION_ID') === undefined ? " (the task queue's name)" : '';
+    throw new ConfigError(
+      `--leader-election-id / LEADER_ELECTION_ID: '${name}'${from} is not a valid Lease name (lower-case letters, digits, '-' and '.')`,
+    );
+  }
+  const namespace = value('leader-election-namespace', 'LEADER_ELECTION_NAMESPACE') ?? env.POD_NAMESPACE;
+  if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace))
+    throw new ConfigError(
+      `--leader-election-namespace / LEADER_ELECTION_NAMESPACE: '${namespace}' is not a namespace name`,
+    );
+  const duration = (flag: string, variable: string, fallback: number) => {
+    const text = value(flag, variable);
+    if (text === undefined) return fallback;
+    const ms = parseGoDuration(text);
+    if (ms === undefined)
+      throw new ConfigError(`--${flag} / ${variable}: '${text}' is not a duration such as 15s`);
+    return ms;
+  };
+  const timing: LeaseTiming = {
+    leaseDurationMs: duration(
+      'leader-election-lease-duration',
+      'LEADER_ELECTION_LEASE_DURATION',
+      DEFAULT_LEASE_TIMING.leaseDurationMs,
+    ),
+    renewDeadlineMs: duration(
+      'leader-election-renew-deadline',
+      'LEADER_ELECTION_RENEW_DEADLINE',
+      DEFAULT_LEASE_TIMING.renewDeadlineMs,
+    ),
+    retryPeriodMs: duration(
+      'leader-election-retry-period',
+      'LEADER_ELECTION_RETRY_PERIOD',
+      DEFAULT_LEASE_TIMING.retryPeriodMs,
+    ),
+  };
+  const problems = timingProblems(timing);
+  if (problems.length) throw new ConfigError(problems.join('; '));
+  return { namespace, name, timing };
 }
 
 /** A port option: its number (0 = off), the default when unset; a {@link ConfigError} naming `what` otherwise. */

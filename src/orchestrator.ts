@@ -1,7 +1,8 @@
 /**
  * Wires the orchestrator's parts into one process: the Temporal worker (workflows + activities),
- * the CRD bridge and, when configured, the audit webhook. `npm start` and the integration tests
- * both use this, so the tests exercise what production runs.
+ * the CRD bridge (on the leader only, when leader election is on), the health and metrics
+ * endpoints and, when configured, the audit webhook. `npm start` and the integration tests both
+ * use this, so the tests exercise what production runs.
  */
 import type { PluginPolicy } from './plugins/types.js';
 import { readFileSync } from 'node:fs';
@@ -10,6 +11,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkerOptions } from '@temporalio/worker';
 import { startBridge, type Bridge } from './bridge/bridge.js';
+import { startLeaderElector, type LeaderElector } from './leader/elector.js';
+import type { LeaseTiming } from './leader/lease.js';
+import { probeRoutes } from './probes/probes.js';
 import { reuseConnections } from './kube/connections.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
@@ -36,6 +40,16 @@ export interface OrchestratorOptions {
   recheckSeconds?: number;
   /** Run the bridge (default true); a worker-only replica may turn it off. */
   bridge?: boolean;
+  /**
+   * Run the bridge only while this process holds a Lease (several replicas); absent: the bridge
+   * runs unconditionally (one process). See docs/production.md.
+   */
+  leaderElection?: {
+    lease: { namespace: string; name: string };
+    /** Unique per process: the pod name and a random suffix. */
+    identity: string;
+    timing: LeaseTiming;
+  };
   workerOverrides?: Partial<WorkerOptions>;
   /**
    * Let kubeconfigs in KubernetesCluster Secrets use `exec` credential plugins (default false).
@@ -50,7 +64,10 @@ export interface OrchestratorOptions {
 export interface Orchestrator {
   worker: Worker;
   client: Client;
-  bridge?: Bridge;
+  /** The running bridge: undefined when off, or while this replica does not lead. */
+  readonly bridge?: Bridge;
+  /** Leader election, when on. */
+  elector?: LeaderElector;
   webhook?: AuditWebhook;
   /** The registry and metric definitions, built once for this orchestrator. */
   metrics: Metrics;
@@ -92,18 +109,11 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     overrides: opts.workerOverrides,
   });
   const running = worker.run();
-  let bridge: Bridge | undefined;
   let webhook: AuditWebhook | undefined;
   let metricsServer: MetricsServer | undefined;
-  let workflowCounter: { stop(): Promise<void> } | undefined;
+  let elector: LeaderElector | undefined;
+  const bridgeRunner = new BridgeRunner(opts, client, metrics);
   try {
-    if (opts.metricsServer) {
-      metricsServer = await startMetricsServer({
-        registry: metrics.registry,
-        ...opts.metricsServer,
-        log: opts.log,
-      });
-    }
     if (opts.webhook) {
       webhook = await startAuditWebhook({
         host: '0.0.0.0',
@@ -113,32 +123,56 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
         log: opts.log,
       });
     }
-    if (opts.bridge !== false) {
-      bridge = await startBridge({
+    const runsBridge = opts.bridge !== false;
+    if (runsBridge && opts.leaderElection) {
+      metrics.health.leader.set(0);
+      elector = startLeaderElector({
         management: opts.management,
-        client,
-        taskQueue: opts.temporal.taskQueue,
+        ...opts.leaderElection,
         log: opts.log,
-        namespaces: opts.namespaces,
-        recheckSeconds: opts.recheckSeconds,
-        metrics,
+        onStartedLeading: async () => {
+          metrics.health.leader.set(1);
+          await bridgeRunner.start();
+        },
+        onStoppedLeading: async () => {
+          metrics.health.leader.set(0);
+          await bridgeRunner.stop();
+        },
       });
-      workflowCounter = startWorkflowCounter({
-        client,
-        taskQueue: opts.temporal.taskQueue,
-        metrics,
+    } else if (runsBridge) {
+      await bridgeRunner.start();
+    }
+    if (opts.metricsServer) {
+      const leader = elector;
+      metricsServer = await startMetricsServer({
+        registry: metrics.registry,
+        ...opts.metricsServer,
         log: opts.log,
+        routes: probeRoutes({
+          worker,
+          connection,
+          leader: leader && (() => leader.state()),
+          bridgeSynced: runsBridge ? () => bridgeRunner.synced : undefined,
+          webhookListening: webhook && (() => webhook!.listening),
+        }),
       });
     }
   } catch (err) {
+    await elector?.stop();
+    await bridgeRunner.stop();
     await metricsServer?.close();
+    await webhook?.close();
     worker.shutdown();
     await running.catch(() => undefined);
     throw err;
   }
+  /** Stops the bridge first and releases the Lease, so that another replica leads at once. */
+  const stopLeading = async () => {
+    if (elector) await elector.stop();
+    else await bridgeRunner.stop();
+  };
   const done = running.finally(async () => {
-    await workflowCounter?.stop();
-    await bridge?.stop();
+    await stopLeading();
     await metricsServer?.close();
     await webhook?.close();
     await connection.close();
@@ -147,15 +181,76 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
   return {
     worker,
     client,
-    bridge,
+    get bridge() {
+      return bridgeRunner.bridge;
+    },
+    elector,
     webhook,
     metrics,
     metricsServer,
     done,
     async shutdown() {
-      await bridge?.stop();
+      await stopLeading();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;
     },
   };
+}
+
+/**
+ * The bridge and what goes with it (the running-workflows counter), started and stopped as one:
+ * on leadership changes, or once for a process without leader election. Starts and stops run one
+ * at a time, in order.
+ */
+class BridgeRunner {
+  bridge?: Bridge;
+  private counter?: { stop(): Promise<void> };
+  private last: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly opts: OrchestratorOptions,
+    private readonly client: Client,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Whether the bridge runs and its informers have listed. */
+  get synced(): boolean {
+    return this.bridge !== undefined;
+  }
+
+  start(): Promise<void> {
+    const next = this.last.then(async () => {
+      if (this.bridge) return;
+      const { opts, client, metrics } = this;
+      this.bridge = await startBridge({
+        management: opts.management,
+        client,
+        taskQueue: opts.temporal.taskQueue,
+        log: opts.log,
+        namespaces: opts.namespaces,
+        recheckSeconds: opts.recheckSeconds,
+        metrics,
+      });
+      this.counter = startWorkflowCounter({
+        client,
+        taskQueue: opts.temporal.taskQueue,
+        metrics,
+        log: opts.log,
+      });
+    });
+    this.last = next.catch(() => undefined);
+    return next;
+  }
+
+  stop(): Promise<void> {
+    const next = this.last.then(async () => {
+      const { bridge, counter } = this;
+      this.bridge = undefined;
+      this.counter = undefined;
+      await counter?.stop();
+      await bridge?.stop();
+    });
+    this.last = next.catch(() => undefined);
+    return next;
+  }
 }

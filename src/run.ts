@@ -3,6 +3,8 @@
  * entry) runs it directly; `npm start` (`tools/dev.ts`) runs it once the local stack is up. One
  * code path, so the process a developer starts is the one production runs.
  */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError, type OrchestratorConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -12,6 +14,12 @@ import { installTemporalRuntime } from './temporal/runtime.js';
 /** The one line that says how to give the orchestrator a Temporal server. */
 export const NO_TEMPORAL_ADDRESS =
   'no Temporal server: set --temporal-address or TEMPORAL_ADDRESS (or run `npm start` in a checkout to use the local stack)';
+
+/** The namespace of a Pod's service account, mounted in every Pod that automounts its token. */
+const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** The signals that stop the orchestrator cleanly (a second one ends the process at once). */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGQUIT'];
 
 /** Options of {@link runOrchestrator}. */
 export interface RunOptions {
@@ -37,6 +45,7 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
   else management.loadFromDefault();
 
   installTemporalRuntime(log, config.temporalMetrics);
+  const election = config.leaderElection;
   const orchestrator = await startOrchestrator({
     temporal: { address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
     management,
@@ -47,7 +56,27 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
     allowKubeconfigExec: config.allowKubeconfigExec,
     metricsServer: config.metrics,
     pluginPolicy: { customImage: config.customImage },
+    leaderElection: election && {
+      lease: { namespace: election.namespace ?? podNamespace(), name: election.name },
+      // Unique per process, as client-go's: a restarted Pod keeps its name but must not inherit the Lease.
+      identity: `${config.instance}_${randomUUID().slice(0, 8)}`,
+      timing: election.timing,
+    },
   });
+  // Our own signal handling (the Temporal runtime's is off, see installTemporalRuntime): the bridge
+  // stops and the Lease is released first, so that another replica leads at once; then the worker
+  // drains (its activities finish or hand back to Temporal, which retries them on another replica).
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'stopping: the bridge stops, the Lease is released, the worker drains');
+    void orchestrator.shutdown();
+  };
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
   log.info(
     {
       temporal: { ...config.temporal, ui: opts.temporalUi },
@@ -58,11 +87,20 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
       temporalMetrics: config.temporalMetrics && `http://${config.temporalMetrics.bindAddress}/metrics`,
       allowKubeconfigExec: config.allowKubeconfigExec,
       customImage: config.customImage,
+      leaderElection: orchestrator.elector?.state() ?? 'off',
     },
     'orchestrator running',
   );
   await orchestrator.done;
+  for (const s of STOP_SIGNALS) process.off(s, onSignal);
   log.info('orchestrator stopped');
+}
+
+/** The namespace this process runs in: POD_NAMESPACE was read by the config; else the service account's, else `default`. */
+function podNamespace(): string {
+  if (existsSync(SERVICE_ACCOUNT_NAMESPACE_FILE))
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, 'utf8').trim();
+  return 'default';
 }
 
 /**

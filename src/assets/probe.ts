@@ -8,6 +8,7 @@ import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { connectZooKeeper } from '../clients/zookeeper.js';
 import { kubeErrorText } from '../kube/errors.js';
 import type { AssetLoader } from './load.js';
+import { withTimeout } from '../time.js';
 
 /** The kinds that are assets. */
 export type AssetKind = 'KubernetesCluster' | 'Bucket' | 'Database';
@@ -20,16 +21,6 @@ export interface AssetCheck {
 }
 
 const PROBE_TIMEOUT_MS = 5000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000}s`)), ms);
-    }),
-  ]);
-}
 
 /** One line for an error, without secrets (client errors may echo request bodies), for status. */
 function reasonOf(err: unknown): string {

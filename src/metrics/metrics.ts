@@ -156,6 +156,11 @@ export function createMetrics(opts: MetricsOptions = {}) {
       labelNames: ['kind'],
       registers,
     }),
+    leader: new Gauge({
+      name: `${PREFIX}leader`,
+      help: 'Whether this replica leads (holds the Lease and runs the CRD bridge): 1 or 0; absent with leader election off',
+      registers,
+    }),
     assetReady: new Gauge({
       name: `${PREFIX}asset_ready`,
       help: 'Whether an asset (KubernetesCluster, Bucket, Database) answered its last check: 1 or 0',

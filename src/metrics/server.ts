@@ -1,6 +1,6 @@
 /**
- * The plain-HTTP metrics server: `GET /metrics` answers the registry in Prometheus' text format.
- * Other paths (the health endpoints another issue adds) go in {@link startMetricsServer}'s routes.
+ * The plain-HTTP metrics server: `GET /metrics` answers the registry in Prometheus' text format;
+ * other routes (the health endpoints of src/probes/) are passed in.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
@@ -15,7 +15,19 @@ export interface MetricsServerOptions {
   /** Port to listen on; 0 picks a free one (read it back from the result). */
   port: number;
   log: Logger;
+  /** More GET routes by path (`/healthz`, `/readyz`). */
+  routes?: Record<string, Route>;
 }
+
+/** A route's answer. */
+export interface RouteAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** A GET route of the server. */
+export type Route = () => Promise<RouteAnswer>;
 
 /** A running metrics server. */
 export interface MetricsServer {
@@ -34,6 +46,12 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       res.writeHead(200, { 'content-type': opts.registry.contentType }).end(body);
     },
   };
+  for (const [path, route] of Object.entries(opts.routes ?? {})) {
+    routes[path] = async (res) => {
+      const a = await route();
+      res.writeHead(a.status, { 'content-type': a.contentType }).end(a.body);
+    };
+  }
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const route = routes[new URL(req.url ?? '/', 'http://x').pathname];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -41,7 +59,9 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       return;
     }
     if (!route) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end(`not found: try ${Object.keys(routes).join(', ')}\n`);
       return;
     }
     route(res).catch((err: unknown) => {

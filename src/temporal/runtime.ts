@@ -37,6 +37,9 @@ export function installTemporalRuntime(log: Logger, metrics?: { bindAddress: str
   };
   Runtime.install({
     logger,
+    // src/run.ts handles SIGINT/SIGTERM itself: the bridge stops and the Lease is released before
+    // the worker drains. The runtime's own handler would shut the worker down first.
+    shutdownSignals: [],
     telemetryOptions: {
       logging: { forward: {} },
       ...(metrics && {

@@ -34,6 +34,8 @@ export interface AuditWebhook {
   port: number;
   /** Stops listening and closes open connections (the API server keeps them alive). */
   close(): Promise<void>;
+  /** Whether the server listens (readiness). */
+  readonly listening: boolean;
 }
 
 /**
@@ -57,7 +59,14 @@ export async function startAuditWebhook(opts: AuditWebhookOptions): Promise<Audi
   const { port, base: url, close } = await listen(server, { ...opts, scheme: 'https' });
   server.on('error', (err) => log.error({ err }, 'audit webhook server error'));
   log.info({ url }, 'audit webhook listening');
-  return { url, port, close };
+  return {
+    url,
+    port,
+    close,
+    get listening() {
+      return server.listening;
+    },
+  };
 }
 
 async function handle(

@@ -28,6 +28,7 @@ interface Container {
   env?: { name: string; value?: string; valueFrom?: object }[];
   ports?: { name?: string; containerPort: number }[];
   readinessProbe?: { httpGet?: { path: string; port: number | string; scheme: string } };
+  livenessProbe?: { httpGet?: { path: string; port: number | string; scheme: string } };
   securityContext?: Record<string, unknown>;
   volumeMounts?: { name: string; mountPath: string }[];
 }
@@ -94,6 +95,8 @@ describe('kubectl apply --dry-run=server -k k8s/install', () => {
         'ClusterRole/resiliency-orchestrator-custom-image-runner',
         'ClusterRole/resiliency-orchestrator-recovery',
         'ClusterRoleBinding/resiliency-orchestrator-recovery',
+        'Role/resiliency-orchestrator-leader-election',
+        'RoleBinding/resiliency-orchestrator-leader-election',
         'Deployment/resiliency-orchestrator',
         'PodDisruptionBudget/resiliency-orchestrator',
         'Service/resiliency-orchestrator-webhook',
@@ -134,6 +137,7 @@ describe('kubectl apply --dry-run=server -k k8s/install', () => {
       WEBHOOK_PORT: '9443',
       WEBHOOK_CERT_DIR: '/tls',
       POD_NAME: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } },
+      POD_NAMESPACE: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
     });
     expect(env).not.toHaveProperty('MANAGEMENT_KUBECONFIG');
     expect(container.securityContext).toMatchObject({
@@ -164,7 +168,10 @@ describe('kubectl apply --dry-run=server -k k8s/install', () => {
     const webhookPort = container.ports?.find((p) => p.name === 'webhook');
     expect(webhookPort?.containerPort).toBe(9443);
     expect([webhookPort?.containerPort, webhookPort?.name]).toContain(service.ports[0].targetPort);
-    expect(container.readinessProbe?.httpGet).toEqual({ path: '/healthz', port: 'webhook', scheme: 'HTTPS' });
+    // The probes are plain HTTP on the metrics port (the orchestrator serves /healthz and /readyz there).
+    expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'metrics', scheme: 'HTTP' });
+    expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics', scheme: 'HTTP' });
+    expect(container.ports?.find((p) => p.name === 'metrics')?.containerPort).toBe(9464);
     const webhook = find('MutatingWebhookConfiguration') as unknown as {
       webhooks: { clientConfig: { service: { name: string; namespace: string; port: number } } }[];
     };
@@ -231,6 +238,10 @@ describe('the ServiceAccount, as kubectl auth can-i sees it', () => {
     ['create', 'deployments.apps', '-n', 'team-a'],
     // custom-image: a Task's clusterRole is read; its Pods need the runner role bound per namespace
     ['get', 'clusterroles.rbac.authorization.k8s.io/view'],
+    // leader election: the Lease in the install's namespace
+    ['get', 'leases.coordination.k8s.io', '-n', NAMESPACE],
+    ['create', 'leases.coordination.k8s.io', '-n', NAMESPACE],
+    ['update', 'leases.coordination.k8s.io', '-n', NAMESPACE],
   ];
   const denied = [
     ['delete', 'deployments.apps', '-n', 'team-a'],
@@ -255,7 +266,9 @@ describe('the ServiceAccount, as kubectl auth can-i sees it', () => {
     ['get', 'pods', '-n', 'team-a'],
     ['create', 'serviceaccounts', '-n', 'team-a'],
     ['create', 'serviceaccounts', '--subresource=token', '-n', NAMESPACE],
-    ['create', 'leases.coordination.k8s.io', '-n', NAMESPACE],
+    ['create', 'leases.coordination.k8s.io', '-n', 'team-a'],
+    ['update', 'leases.coordination.k8s.io', '-n', 'kube-node-lease'],
+    ['delete', 'leases.coordination.k8s.io', '-n', NAMESPACE],
     ['create', 'clusterrolebindings.rbac.authorization.k8s.io'],
     ['create', 'rolebindings.rbac.authorization.k8s.io', '-n', 'team-a'],
     ['bind', 'clusterroles.rbac.authorization.k8s.io/cluster-admin'],

@@ -4,7 +4,21 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { INSTALL_NAMESPACE } from './rbac.js';
 import { stackEnv } from './stack-env.js';
+
+/**
+ * Leader election as the tests run it: client-go's ratios, shorter, so that a process started after
+ * a kill -9 leads within seconds instead of the default 15.
+ */
+export const TEST_LEASE_ARGS = [
+  '--leader-election-lease-duration',
+  '6s',
+  '--leader-election-renew-deadline',
+  '4s',
+  '--leader-election-retry-period',
+  '1s',
+];
 
 /** One orchestrator process at a time, on one task queue, logging to one file. */
 export class WorkerProcess {
@@ -17,6 +31,8 @@ export class WorkerProcess {
       logFile: string;
       /** The management cluster's kubeconfig; default the stack's admin one. */
       kubeconfig?: () => string;
+      /** More command-line options (they come last, so they override the ones above). */
+      args?: string[];
     },
   ) {}
 
@@ -45,10 +61,29 @@ export class WorkerProcess {
         '0',
         '--temporal-metrics-port',
         '0',
+        // The Lease: where the install's ServiceAccount may write it (rbac.yaml's Role) when the
+        // process runs as that account, else the test's own namespace.
+        '--leader-election-namespace',
+        this.opts.kubeconfig ? INSTALL_NAMESPACE : this.opts.namespace,
+        ...TEST_LEASE_ARGS,
+        ...(this.opts.args ?? []),
       ],
       { stdio: ['ignore', fd, fd] },
     );
     closeSync(fd);
+  }
+
+  /** The process id, while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Resolves with the exit code (or signal) once the process exits; undefined if none runs. */
+  exited(): Promise<number | string | null> | undefined {
+    const w = this.child;
+    if (!w) return undefined;
+    if (w.exitCode !== null || w.signalCode !== null) return Promise.resolve(w.exitCode ?? w.signalCode);
+    return new Promise((r) => w.once('exit', (code, signal) => r(code ?? signal)));
   }
 
   /** Whether a process was started and has not been stopped. */

@@ -55,3 +55,61 @@ describe('loadConfig', () => {
     expect(() => loadConfig(argv as string[], env)).toThrow(message);
   });
 });
+
+describe('loadConfig: leader election', () => {
+  it('is on by default, on a Lease named after the task queue, with client-go’s timing', () => {
+    expect(loadConfig([], {}).leaderElection).toEqual({
+      namespace: undefined,
+      name: 'resiliency-orchestrator',
+      timing: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 },
+    });
+    expect(loadConfig(['--task-queue', 'team-a'], { POD_NAMESPACE: 'ops' }).leaderElection).toMatchObject({
+      namespace: 'ops',
+      name: 'team-a',
+    });
+  });
+
+  it('reads its flags and variables, flags first', () => {
+    const c = loadConfig(['--leader-election-id', 'bridge', '--leader-election-lease-duration', '30s'], {
+      LEADER_ELECTION_ID: 'ignored',
+      LEADER_ELECTION_NAMESPACE: 'dr',
+      LEADER_ELECTION_RENEW_DEADLINE: '20s',
+      LEADER_ELECTION_RETRY_PERIOD: '4s',
+      POD_NAMESPACE: 'not-this',
+    });
+    expect(c.leaderElection).toEqual({
+      namespace: 'dr',
+      name: 'bridge',
+      timing: { leaseDurationMs: 30_000, renewDeadlineMs: 20_000, retryPeriodMs: 4000 },
+    });
+    expect(loadConfig(['--leader-elect', 'false'], {}).leaderElection).toBeUndefined();
+    expect(loadConfig([], { LEADER_ELECT: 'false' }).leaderElection).toBeUndefined();
+  });
+
+  it.each([
+    [['--leader-elect', 'yes'], {}, "--leader-elect / LEADER_ELECT: 'yes' is not true or false"],
+    [
+      [],
+      { TEMPORAL_TASK_QUEUE: 'My_Queue' },
+      "--leader-election-id / LEADER_ELECTION_ID: 'My_Queue' (the task queue's name) is not a valid Lease name",
+    ],
+    [
+      ['--leader-election-namespace', 'Bad_NS'],
+      {},
+      "--leader-election-namespace / LEADER_ELECTION_NAMESPACE: 'Bad_NS' is not a namespace name",
+    ],
+    [
+      ['--leader-election-retry-period', 'soon'],
+      {},
+      "--leader-election-retry-period / LEADER_ELECTION_RETRY_PERIOD: 'soon' is not a duration such as 15s",
+    ],
+    [
+      ['--leader-election-lease-duration', '5s'],
+      {},
+      '--leader-election-lease-duration (5s) must be greater than --leader-election-renew-deadline (10s)',
+    ],
+  ])('refuses %j %j with a line naming the flag', (argv, env, message) => {
+    expect(() => loadConfig(argv as string[], env)).toThrow(ConfigError);
+    expect(() => loadConfig(argv as string[], env)).toThrow(message);
+  });
+});
