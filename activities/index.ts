@@ -32,6 +32,12 @@ export interface ActivityDeps {
   metrics: Metrics;
   /** What the operator allows plugins to do (custom-image Pods); absent: nothing. */
   pluginPolicy?: PluginPolicy;
+  /**
+   * Aborted when the process starts stopping (SIGTERM): the activities that never end by themselves
+   * (replication) hand their work back to Temporal at once, to run on another replica, instead of
+   * holding it until the worker's shutdown grace time.
+   */
+  stopping?: AbortSignal;
 }
 
 /** What {@link createActivities} returns; workflows import this type only. */

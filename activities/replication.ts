@@ -42,6 +42,8 @@ export interface ReplicationActivityDeps {
   temporal: { client: Client };
   /** The orchestrator's metrics (livesync_* series). */
   metrics: Metrics;
+  /** Aborted when the process starts stopping: the replication hands over (see ActivityDeps). */
+  stopping?: AbortSignal;
 }
 
 /** Builds the replication activities. */
@@ -223,6 +225,18 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         }
         let lastStatus = 0;
         while (Date.now() - started < input.runForMs) {
+          if (deps.stopping?.aborted) {
+            // The process is stopping: write the status once more, leave the last checkpoint in a
+            // heartbeat, and fail this attempt so that Temporal retries it (on another replica) now.
+            await run.stop();
+            await writeStatus();
+            ctx.heartbeat(run.snapshot());
+            log.info('worker stopping: replication handed back to Temporal for another replica');
+            throw ApplicationFailure.retryable(
+              'the worker is stopping; the replication continues on another replica',
+              'WorkerStopping',
+            );
+          }
           // Cancellation reaches an activity only through a throttled heartbeat; reading our own
           // object every second stops the writes as soon as the spec changes or it is deleted.
           if (await superseded(ref, input.generation)) {

@@ -90,6 +90,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     );
   }
   const metrics = createMetrics();
+  const stopping = new AbortController();
   const nativeConnection = await NativeConnection.connect({ address: opts.temporal.address });
   const connection = await Connection.connect({ address: opts.temporal.address });
   const client = new Client({ connection, namespace: opts.temporal.namespace });
@@ -105,6 +106,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       allowKubeconfigExec,
       metrics,
       pluginPolicy: opts.pluginPolicy,
+      stopping: stopping.signal,
     },
     overrides: opts.workerOverrides,
   });
@@ -190,6 +192,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     metricsServer,
     done,
     async shutdown() {
+      stopping.abort();
       await stopLeading();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;

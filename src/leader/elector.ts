@@ -12,7 +12,7 @@
  *   over at its next retry instead of after the lease duration.
  */
 import { performance } from 'node:perf_hooks';
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { isConflict, isNotFound, kubeErrorText } from '../kube/errors.js';
 import type { Logger } from '../logger.js';
 import { withTimeout } from '../time.js';
@@ -140,7 +140,13 @@ export function startLeaderElector(opts: LeaderElectorOptions): LeaderElector {
       resourceVersion: current?.metadata?.resourceVersion,
       labels: current?.metadata?.labels ?? { 'app.kubernetes.io/part-of': 'resiliency-orchestrator' },
     },
-    spec: { ...current?.spec, ...record },
+    spec: {
+      ...current?.spec,
+      ...record,
+      // MicroTime: the API server wants six digits of fraction, which a plain Date does not give.
+      acquireTime: record.acquireTime && new V1MicroTime(record.acquireTime),
+      renewTime: record.renewTime && new V1MicroTime(record.renewTime),
+    },
   });
 
   /** One round: read, decide, write. Returns whether this replica holds the Lease afterwards. */
