@@ -9,6 +9,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import {
   CoreV1Api,
   CustomObjectsApi,
+  FlowcontrolApiserverV1Api,
   KubeConfig,
   VersionApi,
   type V1ConfigMap,
@@ -44,10 +45,14 @@ export function liveSyncScenario(source: SourceCluster): void {
     const src = clusterClients(source.kubeconfig);
     const dst = clusterClients(env.DESTINATION_KUBECONFIG);
     const s3 = bucketClient();
+    const srcFlow = src.kc.makeApiClient(FlowcontrolApiserverV1Api);
+    const dstFlow = dst.kc.makeApiClient(FlowcontrolApiserverV1Api);
 
     const ns = uniqueName('ls');
     const appNs = uniqueName('app'); // source namespace, labelled for the namespaceSelector
     const lateNs = uniqueName('late'); // gets the label later
+    /** A cluster-scoped FlowSchema, named after the test's namespace; afterAll deletes it in both clusters. */
+    const flowSchema = `${ns}-flow`;
     const owner = { namespace: ns, name: 'live' };
     let orchestrator: Orchestrator;
 
@@ -202,6 +207,8 @@ export function liveSyncScenario(source: SourceCluster): void {
     afterAll(async () => {
       await deleteAllOurs(custom, ns);
       await orchestrator?.shutdown();
+      for (const flow of [srcFlow, dstFlow])
+        await flow.deleteFlowSchema({ name: flowSchema }).catch(() => undefined);
       s3.destroy();
     });
 
@@ -483,6 +490,49 @@ export function liveSyncScenario(source: SourceCluster): void {
         expect(ready.reason).toBe('ReplicationFailing');
         expect(ready.message).toMatch(
           /^no resource entry replicates: spec\.config\.replication\.resources\[0\] \(example\.com\/v1\/widgets\)/,
+        );
+      });
+
+      it('an API version one cluster lacks is named with that cluster; the version both serve replicates', async () => {
+        // flowcontrol.apiserver.k8s.io/v1beta3 is served by 1.29 (up to 1.31); v1 by 1.29 and 1.34.
+        const lacking = source.version.startsWith('v1.29.') ? 'destination' : 'source';
+        await srcFlow.createFlowSchema({
+          body: {
+            metadata: { name: flowSchema },
+            spec: {
+              priorityLevelConfiguration: { name: 'global-default' },
+              matchingPrecedence: 9000,
+              rules: [
+                {
+                  subjects: [{ kind: 'User', user: { name: `nobody-${ns}` } }],
+                  resourceRules: [
+                    { verbs: ['get'], apiGroups: [''], resources: ['configmaps'], namespaces: ['*'] },
+                  ],
+                },
+              ],
+            },
+          },
+        });
+        const entryOf = (version: string) => ({
+          group: 'flowcontrol.apiserver.k8s.io',
+          version,
+          resource: 'flowschemas',
+          filters: { nameSelector: { regex: [`^${flowSchema}$`] } },
+        });
+        await createLs('flow-v1beta3', spec([entryOf('v1beta3')]));
+        const old = await entry('flow-v1beta3', 'flowschemas', (x) => Boolean(x.lastError));
+        expect(old.lastError).toMatch(
+          new RegExp(`^flowcontrol\\.apiserver\\.k8s\\.io/v1beta3 is not served by the ${lacking} cluster`),
+        );
+        expect(await dstFlow.readFlowSchema({ name: flowSchema }).catch(() => undefined)).toBeUndefined();
+        await custom.deleteNamespacedCustomObject(target('LiveSynchronization', ns, 'flow-v1beta3'));
+        await createLs('flow-v1', spec([entryOf('v1')]));
+        const copy = await eventually('the FlowSchema replicated through v1', () =>
+          dstFlow.readFlowSchema({ name: flowSchema }).catch(() => undefined),
+        );
+        expect(copy.spec?.matchingPrecedence).toBe(9000);
+        expect(copy.metadata?.labels?.[OWNER_LABEL]).toBe(
+          ownerLabelValue({ namespace: ns, name: 'flow-v1' }),
         );
       });
 

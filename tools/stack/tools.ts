@@ -91,9 +91,9 @@ function goEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
  * read from the go.mod of the version being built rather than kept by hand.
  */
 export function kubernetesStagingModules(goMod: string): string[] {
-  return [...goMod.matchAll(/^\s*k8s\.io\/([\w.-]+)\s+=>\s+\.\/staging\/src\/k8s\.io\/\1\s*$/gm)].map(
-    (m) => m[1],
-  );
+  return [
+    ...goMod.matchAll(/^\s*(?:replace\s+)?k8s\.io\/([\w.-]+)\s+=>\s+\.\/staging\/src\/k8s\.io\/\1\s*$/gm),
+  ].map((m) => m[1]);
 }
 
 /** The binary name a Kubernetes command gets in `.tools/bin`: `kube-apiserver`, or `kube-apiserver-1.29` for an extra version. */
