@@ -22,6 +22,7 @@ describe('componentByName', () => {
     ['temporal', 'temporal'],
     ['source', 'source'],
     ['minio', 's3'],
+    ['source-1.29', 'source-v129'],
     ['zookeeper-source', 'zk-source'],
     ['kube-scheduler', 'management-scheduler'],
     ['kube-controller-manager', 'management-controller-manager'],

@@ -61,6 +61,7 @@ export type ComponentName = (typeof COMPONENTS)[number];
 
 const ALIASES: Record<string, ComponentName> = {
   minio: 's3',
+  'source-1.29': 'source-v129',
   'zookeeper-source': 'zk-source',
   'zookeeper-destination': 'zk-destination',
   'kube-scheduler': 'management-scheduler',
