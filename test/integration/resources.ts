@@ -10,7 +10,9 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Client, Connection } from '@temporalio/client';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { ALL_KINDS, API_VERSION, kindInfo, type Kind } from '../../src/api/kinds.js';
+import { workflowsPath } from '../../src/temporal/worker.js';
 import type { Resource } from '../../src/api/types.js';
 import { stackS3Client, waitFor } from '../bench/util.js';
 import { stackEnv } from './stack-env.js';
@@ -106,11 +108,60 @@ export async function deleteAllOurs(
   );
 }
 
-/** Secrets `source` and `destination` (key kubeconfig.yaml) with the stack's admin kubeconfigs. */
-export async function createKubeconfigSecrets(core: CoreV1Api, namespace: string): Promise<void> {
+/** The kinds a Synchronization test creates and deletes. */
+export type SynchronizationKind = 'Synchronization' | 'SynchronizationPlan' | 'Task' | 'TaskRun';
+
+/** Create, delete-and-wait and wait-until-finished for our automation kinds in one namespace. */
+export function synchronizationHelpers(custom: CustomObjectsApi, namespace: string) {
+  return {
+    async create(kind: SynchronizationKind, name: string, spec: unknown): Promise<Resource> {
+      return (await custom.createNamespacedCustomObject({
+        ...target(kind, namespace, ''),
+        body: { apiVersion: `automation.astronetes.io/${API_VERSION}`, kind, metadata: { name }, spec },
+      })) as Resource;
+    },
+    async remove(kind: SynchronizationKind, name: string): Promise<void> {
+      await custom.deleteNamespacedCustomObject(target(kind, namespace, name)).catch(() => undefined);
+      await eventually(
+        `${kind} ${name} to go`,
+        async () => (await getResource(custom, kind, namespace, name)) === undefined,
+      );
+    },
+    /** Waits until Synchronization `name` is Succeeded or Failed, and returns it. */
+    finished(name: string, timeoutMs = 60_000): Promise<Resource> {
+      return eventually(
+        `Synchronization ${name} to finish`,
+        async () => {
+          const r = await getResource(custom, 'Synchronization', namespace, name);
+          return r?.status?.phase === 'Succeeded' || r?.status?.phase === 'Failed' ? r : undefined;
+        },
+        timeoutMs,
+      );
+    },
+  };
+}
+
+let workflowBundle: Promise<WorkflowBundle> | undefined;
+
+/** The workflow bundle, built once per test file without the bundler's output, for every orchestrator the file starts. */
+export function quietWorkflowBundle(): Promise<WorkflowBundle> {
+  const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+  workflowBundle ??= bundleWorkflowCode({ workflowsPath, logger: silent });
+  return workflowBundle;
+}
+
+/**
+ * Secrets `source` and `destination` (key kubeconfig.yaml) with the stack's admin kubeconfigs;
+ * `sourceKubeconfig` picks another source cluster (the older `source-v129`) than the stack's `source`.
+ */
+export async function createKubeconfigSecrets(
+  core: CoreV1Api,
+  namespace: string,
+  sourceKubeconfig = stackEnv().SOURCE_KUBECONFIG,
+): Promise<void> {
   const env = stackEnv();
   for (const [name, file] of [
-    ['source', env.SOURCE_KUBECONFIG],
+    ['source', sourceKubeconfig],
     ['destination', env.DESTINATION_KUBECONFIG],
   ]) {
     await core.createNamespacedSecret({
@@ -125,8 +176,9 @@ export async function createClusterAssets(
   custom: CustomObjectsApi,
   core: CoreV1Api,
   namespace: string,
+  sourceKubeconfig?: string,
 ): Promise<void> {
-  await createKubeconfigSecrets(core, namespace);
+  await createKubeconfigSecrets(core, namespace, sourceKubeconfig);
   for (const name of ['source', 'destination']) {
     await custom.createNamespacedCustomObject({
       ...target('KubernetesCluster', namespace, name),

@@ -1,19 +1,24 @@
 /**
- * The three API servers are real: a ConfigMap is created and read back through
- * @kubernetes/client-node with the admin kubeconfigs of `.stack/env`.
+ * The four API servers are real: a ConfigMap is created and read back through
+ * @kubernetes/client-node with the admin kubeconfigs of `.stack/env`, and each serves its version.
  */
 import { CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
-import { stackEnv, uniqueName } from './stack-env.js';
+import { TOOL_VERSIONS } from '../../tools/stack/tools.js';
+import { sourceCluster, stackEnv, uniqueName } from './stack-env.js';
 
-const clusters = ['MANAGEMENT', 'SOURCE', 'DESTINATION'] as const;
+const clusters = [
+  ['MANAGEMENT', () => stackEnv().MANAGEMENT_KUBECONFIG, TOOL_VERSIONS.kubernetes],
+  ['SOURCE', () => stackEnv().SOURCE_KUBECONFIG, TOOL_VERSIONS.kubernetes],
+  ['DESTINATION', () => stackEnv().DESTINATION_KUBECONFIG, TOOL_VERSIONS.kubernetes],
+  ['SOURCE_V129', () => sourceCluster('source-v129').kubeconfig, TOOL_VERSIONS.kubernetesSource],
+] as const;
 
-describe.each(clusters)('%s kube-apiserver', (cluster) => {
+describe.each(clusters)('%s kube-apiserver', (cluster, kubeconfig, version) => {
   const kc = new KubeConfig();
-  beforeAll(() => kc.loadFromFile(stackEnv()[`${cluster}_KUBECONFIG`]));
+  beforeAll(() => kc.loadFromFile(kubeconfig()));
 
-  it('serves Kubernetes 1.34', async () => {
-    const version = await kc.makeApiClient(VersionApi).getCode();
-    expect(version.gitVersion).toBe('v1.34.4');
+  it(`serves Kubernetes ${version}`, async () => {
+    expect((await kc.makeApiClient(VersionApi).getCode()).gitVersion).toBe(`v${version}`);
   });
 
   it('creates and reads a ConfigMap in a namespace of its own', async () => {
@@ -30,14 +35,15 @@ describe.each(clusters)('%s kube-apiserver', (cluster) => {
   });
 });
 
-it('keeps the three clusters apart (one etcd, separate prefixes)', async () => {
-  const env = stackEnv();
-  const [source, destination] = ['SOURCE', 'DESTINATION'].map((c) => {
+it('keeps the clusters apart (one etcd, separate prefixes)', async () => {
+  const [management, source, destination, sourceV129] = clusters.map(([, kubeconfig]) => {
     const kc = new KubeConfig();
-    kc.loadFromFile(env[`${c}_KUBECONFIG` as 'SOURCE_KUBECONFIG']);
+    kc.loadFromFile(kubeconfig());
     return kc.makeApiClient(CoreV1Api);
   });
   const namespace = uniqueName('only-on-source');
   await source.createNamespace({ body: { metadata: { name: namespace } } });
-  await expect(destination.readNamespace({ name: namespace })).rejects.toMatchObject({ code: 404 });
+  for (const other of [management, destination, sourceV129]) {
+    await expect(other.readNamespace({ name: namespace })).rejects.toMatchObject({ code: 404 });
+  }
 });

@@ -67,6 +67,7 @@ describe('npm run stack, on a stack of its own', () => {
       'MANAGEMENT_KUBECONFIG',
       'SOURCE_KUBECONFIG',
       'DESTINATION_KUBECONFIG',
+      'SOURCE_V129_KUBECONFIG',
       'S3_ENDPOINT',
       'S3_ACCESS_KEY_ID',
       'S3_SECRET_ACCESS_KEY',

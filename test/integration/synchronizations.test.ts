@@ -7,18 +7,14 @@
  * - a plan's concurrencyPolicy Allow, Forbid and Replace, history limits, two firings in the
  *   same minute, and a plan name longer than a label value.
  */
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { API_VERSION } from '../../src/api/kinds.js';
 import type { Resource } from '../../src/api/types.js';
 import { createLogger } from '../../src/logger.js';
 import { startOrchestrator, type Orchestrator } from '../../src/orchestrator.js';
-import { workflowsPath } from '../../src/temporal/worker.js';
 import { PLAN_UID_LABEL } from '../../activities/plans.js';
 import { orchestratorKubeConfig } from './rbac.js';
 import {
-  bucketClient,
   clusterClients,
   createBucketAsset,
   createClusterAssets,
@@ -26,44 +22,20 @@ import {
   eventually,
   getResource,
   managementClients,
-  target,
+  quietWorkflowBundle,
+  synchronizationHelpers,
 } from './resources.js';
-import { stackEnv, uniqueName } from './stack-env.js';
+import { sourceCluster, stackEnv, uniqueName } from './stack-env.js';
+import { oneShotCopyScenario } from './one-shot-copy.scenario.js';
 import { control } from '../../tools/stack/stack.js';
 
 const env = stackEnv();
 const { custom } = managementClients();
 const mgmt = clusterClients(env.MANAGEMENT_KUBECONFIG);
-const src = clusterClients(env.SOURCE_KUBECONFIG);
-const dst = clusterClients(env.DESTINATION_KUBECONFIG);
-const s3 = bucketClient();
 
 const ns = uniqueName('syncs');
-const data = uniqueName('syncdata'); // the source namespace whose ConfigMaps are copied
+const { create, remove, finished } = synchronizationHelpers(custom, ns);
 let orchestrator: Orchestrator;
-
-/** A kubernetes-objects-to-kubernetes config over the ConfigMaps labelled app=a in `data`. */
-function configMapsConfig(extra: Record<string, unknown> = {}) {
-  return {
-    sourceName: 'source',
-    destinationName: 'destination',
-    ...extra,
-    replication: {
-      forceNamespaceCreation: true,
-      resources: [
-        {
-          version: 'v1',
-          resource: 'configmaps',
-          filters: {
-            namespaceSelector: { matchLabels: { 'sync-test': data } },
-            selector: { matchLabels: { app: 'a' } },
-          },
-          transformation: { patch: [{ op: 'add', path: '/metadata/labels/copied', value: 'yes' }] },
-        },
-      ],
-    },
-  };
-}
 
 /** A config whose only entry names a type the source does not serve: it always fails. */
 const FAILING = {
@@ -86,34 +58,6 @@ const EMPTY = {
     ],
   },
 };
-
-type OurKind = 'Synchronization' | 'SynchronizationPlan' | 'Task' | 'TaskRun';
-
-async function create(kind: OurKind, name: string, spec: unknown) {
-  return (await custom.createNamespacedCustomObject({
-    ...target(kind, ns, ''),
-    body: { apiVersion: `automation.astronetes.io/${API_VERSION}`, kind, metadata: { name }, spec },
-  })) as Resource;
-}
-
-async function remove(kind: OurKind, name: string): Promise<void> {
-  await custom.deleteNamespacedCustomObject(target(kind, ns, name)).catch(() => undefined);
-  await eventually(
-    `${kind} ${name} to go`,
-    async () => (await getResource(custom, kind, ns, name)) === undefined,
-  );
-}
-
-function finished(name: string, timeoutMs = 60_000): Promise<Resource> {
-  return eventually(
-    `Synchronization ${name} to finish`,
-    async () => {
-      const r = await getResource(custom, 'Synchronization', ns, name);
-      return r?.status?.phase === 'Succeeded' || r?.status?.phase === 'Failed' ? r : undefined;
-    },
-    timeoutMs,
-  );
-}
 
 async function planSynchronizations(plan: Resource): Promise<Resource[]> {
   const list = (await custom.listNamespacedCustomObject({
@@ -144,19 +88,12 @@ function scheduleOf(plan: Resource) {
   );
 }
 
-async function configMap(name: string, labels: Record<string, string>, value: string) {
-  await src.core.createNamespacedConfigMap({
-    namespace: data,
-    body: { metadata: { name, labels }, data: { value } },
-  });
-}
+oneShotCopyScenario(sourceCluster('source'));
 
 beforeAll(async () => {
   await mgmt.core.createNamespace({ body: { metadata: { name: ns } } });
-  await src.core.createNamespace({ body: { metadata: { name: data, labels: { 'sync-test': data } } } });
   await createClusterAssets(custom, mgmt.core, ns);
   await createBucketAsset(custom, mgmt.core, ns);
-  const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
   orchestrator = await startOrchestrator({
     temporal: {
       address: env.TEMPORAL_ADDRESS,
@@ -168,66 +105,14 @@ beforeAll(async () => {
     instance: 'synchronizations-test',
     namespaces: [ns],
     recheckSeconds: 2,
-    workerOverrides: { workflowBundle: await bundleWorkflowCode({ workflowsPath, logger: silent }) },
+    workerOverrides: { workflowBundle: await quietWorkflowBundle() },
   });
 });
 
 afterAll(async () => {
   await deleteAllOurs(custom, ns, 120_000);
   await orchestrator?.shutdown();
-  for (const c of [src, dst]) await c.core.deleteNamespace({ name: data }).catch(() => undefined);
   await mgmt.core.deleteNamespace({ name: ns }).catch(() => undefined);
-});
-
-describe('one-shot kubernetes-objects-to-kubernetes Synchronization', () => {
-  it('copies what the filters select, patched, with bucket originals, and a second run prunes what left the source', async () => {
-    for (const name of ['one', 'two', 'three']) await configMap(name, { app: 'a' }, name);
-    await configMap('other', { app: 'b' }, 'not selected');
-
-    await create('Synchronization', 'copy', {
-      plugin: 'kubernetes-objects-to-kubernetes',
-      config: configMapsConfig({ bucketName: 'backups' }),
-    });
-    const done = await finished('copy');
-    expect(done.status?.phase).toBe('Succeeded');
-    expect(done.status?.progress).toMatchObject({ inSync: 3, failed: 0, pending: 0 });
-    expect(done.status?.message).toBe('3 objects in sync over 1 resource entries');
-
-    const copies = await dst.core.listNamespacedConfigMap({ namespace: data, labelSelector: 'copied=yes' });
-    expect(copies.items.map((c) => c.metadata!.name).sort()).toEqual(['one', 'three', 'two']);
-    expect(copies.items.find((c) => c.metadata!.name === 'two')!.data).toEqual({ value: 'two' });
-    await expect(dst.core.readNamespacedConfigMap({ namespace: data, name: 'other' })).rejects.toThrow();
-
-    const originals = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: env.S3_BUCKET,
-        Prefix: `${ns}/_synchronization.copy/core-v1-configmaps/`,
-      }),
-    );
-    expect((originals.Contents ?? []).map((o) => o.Key!.split('/').at(-1)).sort()).toEqual([
-      `${data}.one`,
-      `${data}.three`,
-      `${data}.two`,
-    ]);
-
-    // The same Synchronization again, after a source delete and a change: the copy follows.
-    await remove('Synchronization', 'copy');
-    await src.core.deleteNamespacedConfigMap({ namespace: data, name: 'two' });
-    await src.core.patchNamespacedConfigMap({
-      namespace: data,
-      name: 'one',
-      body: [{ op: 'replace', path: '/data/value', value: 'changed' }],
-    });
-    await create('Synchronization', 'copy', {
-      plugin: 'kubernetes-objects-to-kubernetes',
-      config: configMapsConfig({ bucketName: 'backups' }),
-    });
-    expect((await finished('copy')).status?.phase).toBe('Succeeded');
-    const after = await dst.core.listNamespacedConfigMap({ namespace: data, labelSelector: 'copied=yes' });
-    expect(after.items.map((c) => c.metadata!.name).sort()).toEqual(['one', 'three']);
-    expect(after.items.find((c) => c.metadata!.name === 'one')!.data).toEqual({ value: 'changed' });
-    await remove('Synchronization', 'copy');
-  }, 120_000);
 });
 
 describe('restartPolicy and deletion', () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { load, loadAll } from 'js-yaml';
 import { StackError } from '../../tools/stack/errors.js';
 import { pidAlive, runLogged } from '../../tools/stack/exec.js';
-import { versionAtLeast } from '../../tools/stack/tools.js';
+import { kubernetesBinary, kubernetesStagingModules, versionAtLeast } from '../../tools/stack/tools.js';
 import {
   componentByName,
   COMPONENTS,
@@ -22,6 +22,7 @@ describe('componentByName', () => {
     ['temporal', 'temporal'],
     ['source', 'source'],
     ['minio', 's3'],
+    ['source-1.29', 'source-v129'],
     ['zookeeper-source', 'zk-source'],
     ['kube-scheduler', 'management-scheduler'],
     ['kube-controller-manager', 'management-controller-manager'],
@@ -150,6 +151,47 @@ describe('versionAtLeast', () => {
     ['1.100.0', '1.26.7', true],
   ])('Go %s is at least %s: %s', (have, need, expected) => {
     expect(versionAtLeast(have, need)).toBe(expected);
+  });
+});
+
+describe('kubernetesStagingModules', () => {
+  it('reads the staging modules a k8s.io/kubernetes go.mod replaces with local paths, in its order', () => {
+    const goMod = [
+      'module k8s.io/kubernetes',
+      '',
+      'go 1.21',
+      '',
+      'require (',
+      '\tk8s.io/api v0.0.0',
+      '\tk8s.io/utils v0.0.0-20230726121419-3b25d923346b',
+      ')',
+      '',
+      'replace (',
+      '\tk8s.io/api => ./staging/src/k8s.io/api',
+      '\tk8s.io/legacy-cloud-providers => ./staging/src/k8s.io/legacy-cloud-providers',
+      '\tk8s.io/other => ./vendor/k8s.io/other',
+      '\tk8s.io/mismatch => ./staging/src/k8s.io/api',
+      '\tgithub.com/x/y => github.com/x/y v1.0.0',
+      ')',
+      '',
+      'replace k8s.io/client-go => ./staging/src/k8s.io/client-go',
+      '',
+    ].join('\n');
+    expect(kubernetesStagingModules(goMod)).toEqual(['api', 'legacy-cloud-providers', 'client-go']);
+  });
+
+  it('finds none in a go.mod that replaces no staging module', () => {
+    expect(kubernetesStagingModules('module localbuild/etcd\n\ngo 1.25\n')).toEqual([]);
+  });
+});
+
+describe('kubernetesBinary', () => {
+  it.each([
+    ['kube-apiserver', undefined, 'kube-apiserver'],
+    ['kube-apiserver', '1.29.15', 'kube-apiserver-1.29'],
+    ['kubernetes', '1.29.15', 'kubernetes-1.29'],
+  ])('names %s of version %s %s', (command, version, name) => {
+    expect(kubernetesBinary(command, version)).toBe(name);
   });
 });
 

@@ -36,6 +36,7 @@ async function main(argv: string[]): Promise<void> {
       console.log(`kubectl management: kubectl --kubeconfig ${env.MANAGEMENT_KUBECONFIG} get ns`);
       console.log(`kubectl source:     kubectl --kubeconfig ${env.SOURCE_KUBECONFIG} get ns`);
       console.log(`kubectl destination: kubectl --kubeconfig ${env.DESTINATION_KUBECONFIG} get ns`);
+      console.log(`kubectl source 1.29: kubectl --kubeconfig ${env.SOURCE_V129_KUBECONFIG} get ns`);
       console.log(
         `Prometheus:         ${env.PROMETHEUS_URL}  (API only; scrape targets: ${env.PROMETHEUS_TARGETS_DIR}/*.json)`,
       );

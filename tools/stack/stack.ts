@@ -1,6 +1,6 @@
 /**
- * The local stack: etcd, three kube-apiservers (management, source, destination) on one etcd
- * with their own prefixes, the Temporal dev server with its UI, MinIO with one bucket, two
+ * The local stack: etcd, four kube-apiservers (management, source and destination at 1.34, and
+ * source-v129, an older source at 1.29) on one etcd with their own prefixes, the Temporal dev server with its UI, MinIO with one bucket, two
  * standalone ZooKeeper servers, Prometheus, which scrapes the targets registered in its
  * file_sd folder, and, for the management cluster, kube-scheduler, kube-controller-manager and
  * kwok with one simulated Node, on which Pods are scheduled and complete without a container. Every process runs in the background on loopback ports; its pid,
@@ -14,6 +14,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -37,7 +38,7 @@ import {
   stackPkiDir,
   stackStateFile,
 } from './paths.js';
-import { ensureTools, type ToolPaths } from './tools.js';
+import { ensureTools, kubernetesBinary, TOOL_VERSIONS, type ToolPaths } from './tools.js';
 import { SEARCH_ATTRIBUTES } from '../../src/api/search-attributes.js';
 
 /** The components of the stack, in start order. */
@@ -46,6 +47,7 @@ export const COMPONENTS = [
   'management',
   'source',
   'destination',
+  'source-v129',
   'temporal',
   's3',
   'zk-source',
@@ -59,6 +61,7 @@ export type ComponentName = (typeof COMPONENTS)[number];
 
 const ALIASES: Record<string, ComponentName> = {
   minio: 's3',
+  'source-1.29': 'source-v129',
   'zookeeper-source': 'zk-source',
   'zookeeper-destination': 'zk-destination',
   'kube-scheduler': 'management-scheduler',
@@ -101,6 +104,7 @@ export type StackEnv = Record<
   | 'MANAGEMENT_KUBECONFIG'
   | 'SOURCE_KUBECONFIG'
   | 'DESTINATION_KUBECONFIG'
+  | 'SOURCE_V129_KUBECONFIG'
   | 'S3_ENDPOINT'
   | 'S3_REGION'
   | 'S3_ACCESS_KEY_ID'
@@ -177,12 +181,21 @@ export function prometheusConfig(targetsDir: string): string {
   ].join('\n');
 }
 
-function apiserver(name: 'management' | 'source' | 'destination'): ComponentDef {
+/** The stack's Kubernetes clusters, one kube-apiserver each; each has a kubeconfig in `.stack/kubeconfig/`. */
+export const CLUSTERS = ['management', 'source', 'destination', 'source-v129'] as const;
+type Cluster = (typeof CLUSTERS)[number];
+
+/**
+ * A kube-apiserver on the shared etcd under `/<name>`. `binary` is the tool's executable: the
+ * 1.34 `kube-apiserver`, or `kube-apiserver-1.29` for the older source. Every flag below means
+ * the same in 1.29 and 1.34.
+ */
+function apiserver(name: Cluster, binary = 'kube-apiserver'): ComponentDef {
   return {
     ports: ['https'],
     startTimeoutMs: 120_000,
     command: ({ tools, pki, state }, ports) => ({
-      cmd: tools['kube-apiserver'],
+      cmd: tools[binary],
       args: [
         `--etcd-servers=http://127.0.0.1:${portsOf(state, 'etcd').client}`,
         `--etcd-prefix=/${name}`,
@@ -340,6 +353,7 @@ const DEFS: Record<ComponentName, ComponentDef> = {
   management: apiserver('management'),
   source: apiserver('source'),
   destination: apiserver('destination'),
+  'source-v129': apiserver('source-v129', kubernetesBinary('kube-apiserver', TOOL_VERSIONS.kubernetesSource)),
   temporal: {
     ports: ['grpc', 'ui'],
     preferred: { grpc: 7233, ui: 8233 },
@@ -625,6 +639,7 @@ export async function up(opts: StackOptions = {}): Promise<{ env: StackEnv; reus
         if (silent.length === 0) {
           print(`stack: reusing the running stack (${stackDir})`);
           if (added.length > 0) await addComponents(ctx, added, print);
+          writeKubeconfigs(ctx.pki, existing);
           await installCrds(tools, print);
           return { env: writeEnv(existing), reused: true };
         }
@@ -952,14 +967,26 @@ current-context: ${name}
 `;
 }
 
-function kubeconfigPath(name: 'management' | 'source' | 'destination'): string {
+function kubeconfigPath(name: Cluster): string {
   return join(stackKubeconfigDir, `${name}.yaml`);
 }
 
+/**
+ * Writes `text` to `path` unless it already holds it, through a temporary file and a rename, so
+ * that a client reading the file while a running stack gains a component never sees half of it.
+ */
+function replaceFile(path: string, text: string): void {
+  if (existsSync(path) && readFileSync(path, 'utf8') === text) return;
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** The admin kubeconfig of every cluster the stack runs; files already right are left alone. */
 function writeKubeconfigs(pki: Pki, state: StackState): void {
   mkdirSync(stackKubeconfigDir, { recursive: true, mode: 0o700 });
-  for (const name of ['management', 'source', 'destination'] as const) {
-    writeFileSync(kubeconfigPath(name), kubeconfig(pki, name, portsOf(state, name).https), { mode: 0o600 });
+  for (const name of CLUSTERS) {
+    replaceFile(kubeconfigPath(name), kubeconfig(pki, name, portsOf(state, name).https));
   }
 }
 
@@ -971,6 +998,7 @@ function writeEnv(state: StackState): StackEnv {
     MANAGEMENT_KUBECONFIG: kubeconfigPath('management'),
     SOURCE_KUBECONFIG: kubeconfigPath('source'),
     DESTINATION_KUBECONFIG: kubeconfigPath('destination'),
+    SOURCE_V129_KUBECONFIG: kubeconfigPath('source-v129'),
     S3_ENDPOINT: `http://127.0.0.1:${portsOf(state, 's3').api}`,
     S3_REGION: state.s3.region,
     S3_ACCESS_KEY_ID: state.s3.accessKeyId,
@@ -985,7 +1013,7 @@ function writeEnv(state: StackState): StackEnv {
   const text = Object.entries(env)
     .map(([k, v]) => `${k}=${v}`)
     .join('\n');
-  writeFileSync(stackEnvFile, `${text}\n`, { mode: 0o600 });
+  replaceFile(stackEnvFile, `${text}\n`);
   return env;
 }
 

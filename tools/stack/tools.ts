@@ -6,7 +6,16 @@
  * A binary already on PATH is reused when its version fits. Nothing is downloaded from anywhere
  * else. Versions and the reasons behind them are in docs/local-stack.md.
  */
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync, chmodSync, lstatSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { captureOutput, formatDuration, runLogged, which, withLockDir } from './exec.js';
 import { StackError } from './errors.js';
@@ -17,46 +26,13 @@ export const TOOL_VERSIONS = {
   temporal: '1.5.1',
   etcd: '3.6.4',
   kubernetes: '1.34.4',
+  /** The older kube-apiserver of the `source-v129` cluster (mixed-version replication). */
+  kubernetesSource: '1.29.15',
   minio: 'v0.0.0-20260212201848-7aac2a2c5b7c',
   zookeeper: '3.9.4',
   prometheus: '3.16.0',
   kwok: '0.8.0',
 } as const;
-
-/** The staging modules k8s.io/kubernetes replaces with local paths; we pin their published twins. */
-const KUBERNETES_STAGING_MODULES = [
-  'api',
-  'apiextensions-apiserver',
-  'apimachinery',
-  'apiserver',
-  'cli-runtime',
-  'client-go',
-  'cloud-provider',
-  'cluster-bootstrap',
-  'code-generator',
-  'component-base',
-  'component-helpers',
-  'controller-manager',
-  'cri-api',
-  'cri-client',
-  'csi-translation-lib',
-  'dynamic-resource-allocation',
-  'endpointslice',
-  'externaljwt',
-  'kms',
-  'kube-aggregator',
-  'kube-controller-manager',
-  'kube-proxy',
-  'kube-scheduler',
-  'kubectl',
-  'kubelet',
-  'metrics',
-  'mount-utils',
-  'pod-security-admission',
-  'sample-apiserver',
-  'sample-cli-plugin',
-  'sample-controller',
-];
 
 /** What an install step gets: its own cache folder, a log file and a way to print progress. */
 interface InstallContext {
@@ -109,34 +85,78 @@ function goEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 /**
- * Builds commands of k8s.io/kubernetes (`cmd/<name>`) at TOOL_VERSIONS.kubernetes. The module
- * cannot be `go install`ed (its go.mod replaces every staging module with a local path), so a
- * wrapper module requires it and pins each staging module to its published twin. The ldflags make
- * `/version` and `--version` report the real version instead of v0.0.0.
+ * The staging modules a k8s.io/kubernetes go.mod replaces with local paths
+ * (`k8s.io/api => ./staging/src/k8s.io/api`), in the order it lists them. The list changes between
+ * minors (1.29 has legacy-cloud-providers; 1.34 has cri-client and externaljwt instead), so it is
+ * read from the go.mod of the version being built rather than kept by hand.
  */
-async function buildKubernetes(ctx: InstallContext, commands: string[]): Promise<void> {
-  const v = TOOL_VERSIONS.kubernetes;
+export function kubernetesStagingModules(goMod: string): string[] {
+  return [
+    ...goMod.matchAll(/^\s*(?:replace\s+)?k8s\.io\/([\w.-]+)\s+=>\s+\.\/staging\/src\/k8s\.io\/\1\s*$/gm),
+  ].map((m) => m[1]);
+}
+
+/** The binary name a Kubernetes command gets in `.tools/bin`: `kube-apiserver`, or `kube-apiserver-1.29` for an extra version. */
+export function kubernetesBinary(command: string, version?: string): string {
+  return version ? `${command}-${version.split('.').slice(0, 2).join('.')}` : command;
+}
+
+/** One build of k8s.io/kubernetes commands. */
+interface KubernetesBuild {
+  version: string;
+  /** Commands under `cmd/` to build. */
+  commands: string[];
+  /**
+   * The wrapper module's `go` line. Through it, the GODEBUG defaults (TLS, x509, timers) are those
+   * of that Go release, whatever newer Go builds the binary.
+   */
+  go: string;
+  /** Name the binaries after their minor version (`kube-apiserver-1.29`), beside the main version's. */
+  versionedNames?: boolean;
+}
+
+/**
+ * Builds commands of k8s.io/kubernetes (`cmd/<name>`) at one version. The module cannot be
+ * `go install`ed (its go.mod replaces every staging module with a local path), so a wrapper module
+ * requires it and pins each staging module its go.mod names to its published twin
+ * (`k8s.io/api v0.34.4` for 1.34.4). The ldflags make `/version` and `--version` report the real
+ * version instead of v0.0.0.
+ */
+async function buildKubernetes(ctx: InstallContext, build: KubernetesBuild): Promise<void> {
+  const v = build.version;
   const [major, minor, patch] = v.split('.');
+  const what = `building ${build.commands.join(' and ')} ${v}`;
+  const opts = { env: goEnv(), logFile: ctx.logFile, what, print: ctx.print };
+  // Outside the wrapper (ctx.dir has no go.mod): fetch the module, then read its go.mod.
+  await runLogged('go', ['mod', 'download', `k8s.io/kubernetes@v${v}`], { ...opts, cwd: ctx.dir });
+  const modCache = captureOutput('go', ['env', 'GOMODCACHE'])?.trim();
+  const goModFile = join(modCache ?? '', 'cache', 'download', 'k8s.io', 'kubernetes', '@v', `v${v}.mod`);
+  const staging = existsSync(goModFile) ? kubernetesStagingModules(readFileSync(goModFile, 'utf8')) : [];
+  if (staging.length === 0) {
+    throw new StackError(`${what}: no staging modules found in ${goModFile}`, ctx.logFile);
+  }
   const src = join(ctx.dir, 'src');
   mkdirSync(src, { recursive: true });
-  const replaces = KUBERNETES_STAGING_MODULES.map((m) => `\tk8s.io/${m} => k8s.io/${m} v0.${minor}.${patch}`);
+  const replaces = staging.map((m) => `\tk8s.io/${m} => k8s.io/${m} v0.${minor}.${patch}`);
   writeFileSync(
     join(src, 'go.mod'),
-    `module localbuild/kubernetes\n\ngo 1.25\n\nrequire k8s.io/kubernetes v${v}\n\nreplace (\n${replaces.join('\n')}\n)\n`,
+    `module localbuild/kubernetes\n\ngo ${build.go}\n\nrequire k8s.io/kubernetes v${v}\n\nreplace (\n${replaces.join('\n')}\n)\n`,
   );
-  const what = `building ${commands.join(' and ')} ${v}`;
-  const opts = { cwd: src, env: goEnv(), logFile: ctx.logFile, what, print: ctx.print };
-  const pkgs = commands.map((c) => `k8s.io/kubernetes/cmd/${c}`);
-  await runLogged('go', ['get', ...pkgs.map((p) => `${p}@v${v}`)], opts);
+  const pkgs = build.commands.map((c) => `k8s.io/kubernetes/cmd/${c}`);
+  await runLogged('go', ['get', ...pkgs.map((p) => `${p}@v${v}`)], { ...opts, cwd: src });
   const ldflags = [
     `-X k8s.io/component-base/version.gitVersion=v${v}`,
     `-X k8s.io/component-base/version.gitMajor=${major}`,
     `-X k8s.io/component-base/version.gitMinor=${minor}`,
     `-X k8s.io/client-go/pkg/version.gitVersion=v${v}`,
   ].join(' ');
-  for (const pkg of pkgs) {
-    const bin = pkg.split('/').pop() as string;
-    await runLogged('go', ['build', '-ldflags', ldflags, '-o', join(ctx.binDir, bin), pkg], opts);
+  for (const command of build.commands) {
+    const bin = kubernetesBinary(command, build.versionedNames ? v : undefined);
+    await runLogged(
+      'go',
+      ['build', '-ldflags', ldflags, '-o', join(ctx.binDir, bin), `k8s.io/kubernetes/cmd/${command}`],
+      { ...opts, cwd: src },
+    );
   }
 }
 
@@ -192,7 +212,12 @@ const TOOLS: ToolSpec[] = [
     binaries: ['kube-apiserver', 'kubectl'],
     prerequisites: ['go'],
     estimate: 'about 7 minutes on 2 cores',
-    install: (ctx) => buildKubernetes(ctx, ['kube-apiserver', 'kubectl']),
+    install: (ctx) =>
+      buildKubernetes(ctx, {
+        version: TOOL_VERSIONS.kubernetes,
+        commands: ['kube-apiserver', 'kubectl'],
+        go: '1.25',
+      }),
   },
   {
     // The schedulers and controllers beside the management API server (Pods on a kwok node). A
@@ -203,7 +228,29 @@ const TOOLS: ToolSpec[] = [
     binaries: ['kube-scheduler', 'kube-controller-manager'],
     prerequisites: ['go'],
     estimate: 'about 3 minutes after kube-apiserver, 15 on a cold Go cache on 2 cores',
-    install: (ctx) => buildKubernetes(ctx, ['kube-scheduler', 'kube-controller-manager']),
+    install: (ctx) =>
+      buildKubernetes(ctx, {
+        version: TOOL_VERSIONS.kubernetes,
+        commands: ['kube-scheduler', 'kube-controller-manager'],
+        go: '1.25',
+      }),
+  },
+  {
+    // Tool `kubernetes-1.29`: the older kube-apiserver of the `source-v129` cluster, named
+    // `kube-apiserver-1.29` so it sits beside the 1.34 one. Its wrapper keeps 1.29's own `go 1.21`
+    // line: see docs/local-stack.md.
+    name: kubernetesBinary('kubernetes', TOOL_VERSIONS.kubernetesSource),
+    version: TOOL_VERSIONS.kubernetesSource,
+    binaries: [kubernetesBinary('kube-apiserver', TOOL_VERSIONS.kubernetesSource)],
+    prerequisites: ['go'],
+    estimate: 'about 15 minutes on 2 cores (its dependencies differ from 1.34, so Go caches barely help)',
+    install: (ctx) =>
+      buildKubernetes(ctx, {
+        version: TOOL_VERSIONS.kubernetesSource,
+        commands: ['kube-apiserver'],
+        go: '1.21',
+        versionedNames: true,
+      }),
   },
   {
     name: 'kwok',

@@ -14,9 +14,9 @@
 import { CoreV1Api, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { KeyedQueue } from '../../kube/queue.js';
-import type { ServedType } from '../../kube/discovery.js';
+import { resolveType, TYPE_NOT_SERVED, type ServedType } from '../../kube/discovery.js';
 import { resolveTypeLogged } from '../../kube/logged.js';
-import { isConflict, isNotFound, kubeErrorText } from '../../kube/errors.js';
+import { isConflict, isNotFound, kubeErrorText, statusOf } from '../../kube/errors.js';
 import { backoffDelay, type Backoff } from '../../api/backoff.js';
 import type { EntryProblem } from './conditions.js';
 import type { Logger } from '../../logger.js';
@@ -401,7 +401,10 @@ export class TypeReplicator {
         ? log.info({ count, labelSelector }, 'listed objects in cluster')
         : log.info({ labelSelector }, 'list objects not found in cluster');
     const listFailed = (log: Logger, err: unknown) => {
-      this.startError = `listing ${typeName(this.gvr)}: ${kubeErrorText(err)}`;
+      this.startError =
+        (err as Error).name === TYPE_NOT_SERVED
+          ? (err as Error).message
+          : `listing ${typeName(this.gvr)}: ${kubeErrorText(err)}`;
       this.opts.onEvent?.({ type: 'error', namespace: '', reason: 'list' });
       log.error({ err: kubeErrorText(err) }, 'error listing objects in cluster');
       throw err;
@@ -409,8 +412,11 @@ export class TypeReplicator {
     const [{ items: destination }] = await Promise.all([
       (async () => {
         this.destinationLog.info('listing objects in cluster');
-        const list = await listAllPages<KubeObject>(this.dst, discovered).catch((err: unknown) =>
-          listFailed(this.destinationLog, err),
+        const list = await listAllPages<KubeObject>(this.dst, discovered).catch(async (err: unknown) =>
+          listFailed(
+            this.destinationLog,
+            (statusOf(err) === 404 && (await this.notServedByDestination())) || err,
+          ),
         );
         listed(this.destinationLog, list.items.length);
         return list;
@@ -467,6 +473,20 @@ export class TypeReplicator {
       this.opts.onEvent?.({ type: 'error', namespace: '', reason: 'list' });
       throw err;
     }
+  }
+
+  /**
+   * Why the destination answered a list of this type with 404, when the reason is that it does
+   * not serve the type: a version an older source still serves and a newer destination dropped
+   * (`flowcontrol.apiserver.k8s.io/v1beta3` from 1.29 to 1.34), or a CRD not installed there.
+   * The error says so as the source side's does, naming the destination cluster; undefined when
+   * the type is served after all or its discovery failed too.
+   */
+  private async notServedByDestination(): Promise<Error | undefined> {
+    return resolveType(this.opts.destination, this.gvr, 'the destination cluster').then(
+      () => undefined,
+      (err: Error) => (err.name === TYPE_NOT_SERVED ? err : undefined),
+    );
   }
 
   /** The seed's object reference (`sourceObject`, `oldSourceObject`) of `obj`, of this type. */
