@@ -573,6 +573,21 @@ it('does not take over a Lease whose holder renews with a clock an hour off; tak
   );
   expect(after).toBeGreaterThanOrEqual(LEASE_DURATION_MS - 1500);
   expect(await leaseHolder(name)).not.toBe('ghost');
+
+  // Someone else writes the Lease (another replica won it while this one was cut off): the leader
+  // stops leading at its next renewal, without waiting for any deadline.
+  const held = await leases.readNamespacedLease({ namespace: INSTALL_NAMESPACE, name });
+  held.spec = { ...held.spec, holderIdentity: 'usurper', renewTime: new V1MicroTime() };
+  await leases.replaceNamespacedLease({ namespace: INSTALL_NAMESPACE, name, body: held });
+  const lostAt = Date.now();
+  await eventually(
+    'the leader stopped leading',
+    async () => (await readyz(skewed))?.leader?.leading === false,
+    10_000,
+  );
+  console.log(`a leader whose Lease another holder took stopped leading after ${Date.now() - lostAt} ms`);
+  expect(Date.now() - lostAt).toBeLessThan(LEASE_DURATION_MS);
+  expect(logLines(skewed, 'stopped leading: the CRD bridge stops')).toHaveLength(1);
   // The first Lease was never touched: a still leads its own.
   expect((await readyz(a))?.leader?.leading).toBe(true);
   await skewed.process.stop('SIGTERM');
