@@ -4,10 +4,17 @@
  * code path, so the process a developer starts is the one production runs.
  */
 import { KubeConfig } from '@kubernetes/client-node';
+import { Connection } from '@temporalio/client';
 import { ConfigError, type OrchestratorConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { startOrchestrator } from './orchestrator.js';
+import {
+  describeConnection,
+  sdkConnectionOptions,
+  type TemporalConnectionSettings,
+} from './temporal/connection.js';
 import { installTemporalRuntime } from './temporal/runtime.js';
+import { ensureSearchAttributes } from './temporal/search-attributes.js';
 
 /** The one line that says how to give the orchestrator a Temporal server. */
 export const NO_TEMPORAL_ADDRESS =
@@ -25,8 +32,10 @@ export interface RunOptions {
  * worker stops on SIGINT/SIGTERM.
  *
  * The Temporal address is required: without it this throws a {@link ConfigError} naming the flag
- * and the variable. The management cluster is `config.managementKubeconfig`, else the default
- * loading rules (`KUBECONFIG`, in-cluster).
+ * and the variable. Before anything starts, it connects once (TLS and API key included) and checks
+ * the namespace's search attributes ({@link ensureSearchAttributes}): an unreachable server, a
+ * refused certificate or a missing attribute ends start-up with one line. The management cluster
+ * is `config.managementKubeconfig`, else the default loading rules (`KUBECONFIG`, in-cluster).
  */
 export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptions): Promise<void> {
   const { log } = opts;
@@ -37,8 +46,14 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
   else management.loadFromDefault();
 
   installTemporalRuntime(log, config.temporalMetrics);
+  const connection: TemporalConnectionSettings = {
+    address,
+    tls: config.temporal.tls,
+    apiKey: config.temporal.apiKey,
+  };
+  await checkTemporal(connection, config, log);
   const orchestrator = await startOrchestrator({
-    temporal: { address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
+    temporal: { ...connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
     management,
     log,
     instance: config.instance,
@@ -50,7 +65,13 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
   });
   log.info(
     {
-      temporal: { ...config.temporal, ui: opts.temporalUi },
+      temporal: {
+        address,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        ...describeConnection(connection),
+        ui: opts.temporalUi,
+      },
       managementCluster: management.getCurrentCluster()?.server,
       namespaces: config.namespaces.length ? config.namespaces : 'all',
       webhook: orchestrator.webhook?.url,
@@ -64,6 +85,49 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
   await orchestrator.done;
   log.info('orchestrator stopped');
 }
+
+/**
+ * Connects to Temporal once with the orchestrator's settings and checks the namespace's search
+ * attributes (creating them with `--register-search-attributes`). A connection that fails (wrong
+ * address, TLS refused, API key refused) becomes a one-line {@link ConfigError} saying what was
+ * tried, without any secret.
+ */
+async function checkTemporal(
+  settings: TemporalConnectionSettings,
+  config: OrchestratorConfig,
+  log: Logger,
+): Promise<void> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect(sdkConnectionOptions(settings));
+  } catch (err) {
+    const d = describeConnection(settings);
+    const how = [
+      d.tls ? 'TLS' : 'no TLS',
+      d.clientCert && `client certificate ${d.clientCert}`,
+      d.serverCa && `CA ${d.serverCa}`,
+      d.serverName && `server name ${d.serverName}`,
+      d.apiKey && `API key from ${d.apiKey}`,
+    ]
+      .filter(Boolean)
+      .join(', ');
+    throw new ConfigError(
+      `cannot connect to Temporal at ${settings.address} (${how}): ${oneLine((err as Error).message)}`,
+    );
+  }
+  try {
+    await ensureSearchAttributes({
+      connection,
+      namespace: config.temporal.namespace,
+      register: config.registerSearchAttributes,
+      log,
+    });
+  } finally {
+    await connection.close();
+  }
+}
+
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 /**
  * How an entry point ends on an error: `error: <message>` on one line for a configuration mistake
