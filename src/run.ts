@@ -7,13 +7,14 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Connection } from '@temporalio/client';
 import { ConfigError, type OrchestratorConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { startOrchestrator } from './orchestrator.js';
+import { startOrchestrator, type Orchestrator } from './orchestrator.js';
 import {
   describeConnection,
+  probeTls,
   sdkConnectionOptions,
   type TemporalConnectionSettings,
 } from './temporal/connection.js';
-import { installTemporalRuntime } from './temporal/runtime.js';
+import { installTemporalRuntime, shutdownTemporalRuntime } from './temporal/runtime.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
 
 /** The one line that says how to give the orchestrator a Temporal server. */
@@ -45,24 +46,32 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
   if (config.managementKubeconfig) management.loadFromFile(config.managementKubeconfig);
   else management.loadFromDefault();
 
-  installTemporalRuntime(log, config.temporalMetrics);
   const connection: TemporalConnectionSettings = {
     address,
     tls: config.temporal.tls,
     apiKey: config.temporal.apiKey,
   };
+  // Before the runtime: checkTemporal uses the client's connection only, and a failure here must
+  // end the process, which an installed runtime would keep alive.
   await checkTemporal(connection, config, log);
-  const orchestrator = await startOrchestrator({
-    temporal: { ...connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
-    management,
-    log,
-    instance: config.instance,
-    namespaces: config.namespaces,
-    webhook: config.webhook,
-    allowKubeconfigExec: config.allowKubeconfigExec,
-    metricsServer: config.metrics,
-    pluginPolicy: { customImage: config.customImage },
-  });
+  installTemporalRuntime(log, config.temporalMetrics);
+  let orchestrator: Orchestrator;
+  try {
+    orchestrator = await startOrchestrator({
+      temporal: { ...connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
+      management,
+      log,
+      instance: config.instance,
+      namespaces: config.namespaces,
+      webhook: config.webhook,
+      allowKubeconfigExec: config.allowKubeconfigExec,
+      metricsServer: config.metrics,
+      pluginPolicy: { customImage: config.customImage },
+    });
+  } catch (err) {
+    await shutdownTemporalRuntime();
+    throw err;
+  }
   log.info(
     {
       temporal: {
@@ -97,10 +106,12 @@ async function checkTemporal(
   config: OrchestratorConfig,
   log: Logger,
 ): Promise<void> {
-  let connection: Connection;
+  const connection = Connection.lazy(sdkConnectionOptions(settings));
   try {
-    connection = await Connection.connect(sdkConnectionOptions(settings));
+    await connection.ensureConnected();
   } catch (err) {
+    // Closed, or its channel keeps retrying in the background and the process never exits.
+    await connection.close();
     const d = describeConnection(settings);
     const how = [
       d.tls ? 'TLS' : 'no TLS',
@@ -111,9 +122,9 @@ async function checkTemporal(
     ]
       .filter(Boolean)
       .join(', ');
-    throw new ConfigError(
-      `cannot connect to Temporal at ${settings.address} (${how}): ${oneLine((err as Error).message)}`,
-    );
+    // The SDK says only "Failed to connect before the deadline"; a TLS handshake says why.
+    const why = (await probeTls(settings)) ?? oneLine((err as Error).message);
+    throw new ConfigError(`cannot connect to Temporal at ${settings.address} (${how}): ${why}`);
   }
   try {
     await ensureSearchAttributes({

@@ -7,6 +7,8 @@
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { TLSConfig } from '@temporalio/client';
 
 /**
@@ -249,4 +251,61 @@ export function describeConnection(settings: Omit<TemporalConnectionSettings, 'a
     ...(tls?.client && { clientCert: tls.client.cert.source, clientKey: tls.client.key.source }),
     apiKey: settings.apiKey ? settings.apiKey.source : false,
   };
+}
+
+/**
+ * OpenSSL's error text without its codes and source paths, with what to do for the usual causes:
+ * `tlsv13 alert certificate required (the server wants a client certificate: ...)`.
+ */
+export function tlsReason(message: string): string {
+  const reason = (/SSL routines:[^:]*:([^:]+):/.exec(message)?.[1] ?? message).replace(/\s+/g, ' ').trim();
+  const hint = /certificate required/.test(reason)
+    ? 'the server requires a client certificate: set --temporal-tls-cert and --temporal-tls-key'
+    : /unknown ca|bad certificate|certificate unknown/.test(reason)
+      ? 'the server does not accept this client certificate: no CA it trusts signed it'
+      : /unable to verify|self-signed|local issuer/.test(reason)
+        ? 'neither --temporal-tls-ca nor, without it, a CA of the system signed the server certificate'
+        : undefined;
+  return hint ? `${reason} (${hint})` : reason;
+}
+
+/** The client preface of HTTP/2 (RFC 9113, 3.4): a gRPC server answers it with its SETTINGS. */
+const HTTP2_PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
+
+/**
+ * Says why a TLS connection to the frontend fails, when the SDK only reports that it could not
+ * connect: one TLS handshake with the same CA, client certificate and server name, then the
+ * HTTP/2 preface, since under TLS 1.3 a server that refuses the client certificate says so only
+ * after the handshake. Resolves to the TLS error (`self-signed certificate in certificate chain`,
+ * `tlsv13 alert certificate required`, a name mismatch), or undefined when TLS is off, the
+ * handshake succeeds or nothing answers within `timeoutMs`.
+ */
+export function probeTls(
+  settings: TemporalConnectionSettings,
+  timeoutMs = 5000,
+): Promise<string | undefined> {
+  const { tls } = settings;
+  if (!tls) return Promise.resolve(undefined);
+  const m = /^\[?(.*?)\]?:(\d+)$/.exec(settings.address);
+  if (!m) return Promise.resolve(undefined);
+  const [, host, port] = m;
+  const servername = tls.serverName ?? (isIP(host) ? undefined : host);
+  return new Promise((resolve) => {
+    const socket = tlsConnect({
+      host,
+      port: Number(port),
+      servername,
+      ALPNProtocols: ['h2'],
+      ...(tls.serverCa && { ca: tls.serverCa.pem }),
+      ...(tls.client && { cert: tls.client.cert.pem, key: tls.client.key.pem.reveal() }),
+    });
+    const done = (verdict: string | undefined) => {
+      socket.destroy();
+      resolve(verdict);
+    };
+    socket.setTimeout(timeoutMs, () => done(undefined));
+    socket.once('secureConnect', () => socket.write(HTTP2_PREFACE));
+    socket.once('data', () => done(undefined));
+    socket.once('error', (err) => done(`TLS: ${tlsReason(err.message)}`));
+  });
 }

@@ -10,6 +10,7 @@ import {
   sdkConnectionOptions,
   Secret,
   TemporalConnectionError,
+  tlsReason,
 } from '../../src/temporal/connection.js';
 import { ensurePki, type Pki } from '../../tools/stack/pki.js';
 import { which } from '../../tools/stack/exec.js';
@@ -289,5 +290,25 @@ describe('Temporal TLS and API key configuration', () => {
       TemporalConnectionError,
     );
     expect(readClientCertificate(input).cert.source).toBe(pki.adminCert);
+  });
+});
+
+describe('tlsReason', () => {
+  it.each([
+    [
+      '808C8EE9407F0000:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 116',
+      'tlsv13 alert certificate required (the server requires a client certificate: set --temporal-tls-cert and --temporal-tls-key)',
+    ],
+    [
+      '80EC82D0F77F0000:error:0A000418:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 48',
+      'tlsv1 alert unknown ca (the server does not accept this client certificate: no CA it trusts signed it)',
+    ],
+    [
+      'self-signed certificate in certificate chain',
+      'self-signed certificate in certificate chain (neither --temporal-tls-ca nor, without it, a CA of the system signed the server certificate)',
+    ],
+    ['connect ECONNREFUSED 127.0.0.1:1', 'connect ECONNREFUSED 127.0.0.1:1'],
+  ])('%s', (message, reason) => {
+    expect(tlsReason(message)).toBe(reason);
   });
 });
