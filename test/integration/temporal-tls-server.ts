@@ -173,7 +173,7 @@ export async function startTlsTemporalServer(opts: TlsTemporalServerOptions): Pr
   const stop = async () => {
     if (exited !== undefined) return;
     child.kill('SIGTERM');
-    await Promise.race([exit, new Promise((r) => setTimeout(r, 15_000))]);
+    await Promise.race([exit, new Promise((r) => setTimeout(r, 15_000).unref())]);
     if (exited === undefined) {
       child.kill('SIGKILL');
       await exit;
@@ -201,9 +201,10 @@ async function waitReady(
       throw new Error(`temporal-server exited (${exited()}) before answering:\n${server.logTail()}`);
     if (Date.now() > deadline)
       throw new Error(`temporal-server did not answer in 120 s (${String(last)}):\n${server.logTail()}`);
-    let conn: Connection | undefined;
+    // Lazy: a connect that fails still has a channel to close, which would otherwise keep retrying.
+    const conn = Connection.lazy({ address: server.address, connectTimeout: 2000, ...opts.admin });
     try {
-      conn = await Connection.connect({ address: server.address, connectTimeout: 2000, ...opts.admin });
+      await conn.ensureConnected();
       for (const namespace of opts.namespaces) {
         try {
           await conn.workflowService.describeNamespace({ namespace });
@@ -223,7 +224,7 @@ async function waitReady(
       last = err instanceof Error ? err.message : err;
       await new Promise((r) => setTimeout(r, 1000));
     } finally {
-      await conn?.close();
+      await conn.close();
     }
   }
 }

@@ -14,8 +14,7 @@
  *   against a JWKS this test serves. The orchestrator with `--temporal-api-key-file` runs a
  *   workflow; without the key, or with a key the server's JWKS did not sign, it stops with one line.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +25,8 @@ import { RESOURCE_KIND } from '../../src/api/search-attributes.js';
 import { healthCheck } from '../../workflows/index.js';
 import { which } from '../../tools/stack/exec.js';
 import { ensurePki, type Pki } from '../../tools/stack/pki.js';
-import { stackEnv, uniqueName } from './stack-env.js';
+import { baseArgs, errorLine, runToExit, startOrchestratorProcess } from './main-process.js';
+import { uniqueName } from './stack-env.js';
 import { startTlsTemporalServer, type TlsTemporalServer } from './temporal-tls-server.js';
 
 let dir: string;
@@ -42,96 +42,6 @@ beforeAll(async () => {
   strangerPki = await ensurePki(openssl, join(dir, 'stranger-pki'), join(dir, 'pki.log'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** The environment of a child orchestrator: this one without any Temporal setting, plus `extra`. */
-function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_'))),
-    ...extra,
-  };
-}
-
-/** The flags every child orchestrator gets besides the Temporal ones. */
-function baseArgs(taskQueue: string): string[] {
-  return [
-    '--kubeconfig',
-    stackEnv().MANAGEMENT_KUBECONFIG,
-    '--task-queue',
-    taskQueue,
-    '--namespaces',
-    uniqueName('tls-none'), // a namespace nobody creates: the bridge has nothing to do
-    '--metrics-port',
-    '0',
-    '--temporal-metrics-port',
-    '0',
-    '--log-level',
-    'info',
-  ];
-}
-
-/** Runs `src/main.ts` until it exits; for start-ups that must fail. */
-async function runToExit(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
-
-/** The `error: ...` line a failed start-up prints (without Node's own warnings). */
-function errorLine(stderr: string): string {
-  const lines = stderr.split('\n').filter((l) => l.startsWith('error: '));
-  expect(lines).toHaveLength(1);
-  return lines[0];
-}
-
-/** A running child orchestrator, its log in a file. */
-async function startOrchestratorProcess(
-  args: string[],
-  logFile: string,
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ stop(): Promise<void>; log(): string }> {
-  const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    env: childEnv(env),
-    stdio: ['ignore', fd, fd],
-  });
-  closeSync(fd);
-  let exitCode: number | null | undefined;
-  const exited = new Promise<void>((r) =>
-    child.once('exit', (c) => {
-      exitCode = c;
-      r();
-    }),
-  );
-  const log = () => readFileSync(logFile, 'utf8');
-  const stop = async () => {
-    if (exitCode !== undefined) return;
-    child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-    if (exitCode === undefined) child.kill('SIGKILL');
-    await exited;
-  };
-  const deadline = Date.now() + 120_000;
-  while (!log().includes('"msg":"orchestrator running"')) {
-    if (exitCode !== undefined || Date.now() > deadline) {
-      await stop();
-      throw new Error(`the orchestrator did not start (exit ${exitCode}):\n${log().slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return { stop, log };
-}
 
 /** Starts healthCheck with a search attribute, waits for its result, and finds it by that attribute. */
 async function runWorkflowThrough(connection: Connection, taskQueue: string): Promise<void> {
@@ -253,19 +163,21 @@ describe('mTLS: the server requires a client certificate from the test CA', () =
       'no TLS': false as const,
     };
     for (const [what, tls] of Object.entries(attempts)) {
-      const attempt = Connection.connect({ address: server.address, tls, connectTimeout: 5000 }).then(
-        async (c) => {
-          // A refused handshake can surface on the first call rather than on connect.
-          try {
-            await c.workflowService.describeNamespace({ namespace: 'default' });
-            return `${what}: accepted`;
-          } finally {
-            await c.close();
-          }
-        },
-      );
+      // A failed connect leaves its channel retrying: lazy, so that it can be closed either way.
+      const c = Connection.lazy({ address: server.address, tls, connectTimeout: 5000 });
+      const attempt = (async () => {
+        await c.ensureConnected();
+        // A refused handshake can surface on the first call rather than on connect.
+        await c.workflowService.describeNamespace({ namespace: 'default' });
+        return `${what}: accepted`;
+      })();
       await expect(attempt).rejects.toThrow();
+      await c.close();
     }
+    // The same call with the test CA's client certificate goes through.
+    const accepted = await Connection.connect({ address: server.address, tls: clientTls() });
+    await accepted.workflowService.describeNamespace({ namespace: 'default' });
+    await accepted.close();
   });
 
   it.each<[string, () => string[], () => string]>([
@@ -481,7 +393,6 @@ describe('API key: the server checks the bearer token against its JWKS', () => {
   });
 
   it('stops the orchestrator whose key lacks the rights to register search attributes, with the command that does it', async () => {
-    const apiKey = await token(['default:write']);
     // A namespace of its own, without our attributes, as a Temporal Cloud namespace starts.
     const namespace = uniqueName('tls-ns');
     const admin = await Connection.connect({
@@ -507,6 +418,7 @@ describe('API key: the server checks the bearer token against its JWKS', () => {
     } finally {
       await admin.close();
     }
+    const apiKey = await token([`${namespace}:write`]);
     const r = await runToExit(
       [
         '--temporal-address',
