@@ -177,7 +177,7 @@ const TOOLS: ToolSpec[] = [
     version: TOOL_VERSIONS.temporalServer,
     binaries: ['temporal-server'],
     prerequisites: ['go'],
-    estimate: 'about 3 minutes after the temporal CLI, 10 on a cold Go cache on 2 cores',
+    estimate: 'about 5 to 10 minutes on 2 cores',
     async install(ctx) {
       const src = join(ctx.dir, 'src');
       mkdirSync(src, { recursive: true });
