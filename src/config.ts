@@ -5,6 +5,15 @@
 import { parseList, type CustomImagePolicy } from './plugins/custom-image/policy.js';
 import { parseGoDuration } from './api/duration.js';
 import { DEFAULT_LEASE_TIMING, timingProblems, type LeaseTiming } from './leader/lease.js';
+import {
+  readApiKey,
+  readCertificates,
+  readClientCertificate,
+  TemporalConnectionError,
+  type PemInput,
+  type TemporalConnectionSettings,
+  type TemporalTls,
+} from './temporal/connection.js';
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 
@@ -15,7 +24,16 @@ export interface OrchestratorConfig {
     address?: string;
     namespace: string;
     taskQueue: string;
+    /** TLS towards the frontend (`--temporal-tls*`); plain TCP when undefined. */
+    tls?: TemporalTls;
+    /** The API key (`--temporal-api-key-file`, `TEMPORAL_API_KEY`); implies TLS. */
+    apiKey?: TemporalConnectionSettings['apiKey'];
   };
+  /**
+   * Register missing search attributes at start-up instead of stopping with the command that does
+   * it (`--register-search-attributes`). Needs the operator API, which Temporal Cloud does not open to API keys.
+   */
+  registerSearchAttributes: boolean;
   /** Path of the management cluster's kubeconfig; undefined means the default loading rules. */
   managementKubeconfig?: string;
   logLevel: LevelWithSilent;
@@ -59,6 +77,19 @@ export const USAGE = `usage: npm start -- [options]
   --temporal-address HOST:PORT   Temporal frontend (env TEMPORAL_ADDRESS); unset: npm start starts the local stack, src/main.ts fails
   --temporal-namespace NAME      Temporal namespace (env TEMPORAL_NAMESPACE, default "default")
   --task-queue NAME              task queue (env TEMPORAL_TASK_QUEUE, default "${DEFAULT_TASK_QUEUE}")
+  --temporal-tls                 connect with TLS, the system's CAs and no client certificate (env TEMPORAL_TLS=true);
+                                 on by itself with any option below
+  --temporal-tls-cert PATH       mTLS client certificate, PEM (env TEMPORAL_TLS_CLIENT_CERT_PATH, or the PEM
+                                 itself in TEMPORAL_TLS_CLIENT_CERT_DATA)
+  --temporal-tls-key PATH        its private key, PEM, unencrypted (env TEMPORAL_TLS_CLIENT_KEY_PATH or
+                                 TEMPORAL_TLS_CLIENT_KEY_DATA)
+  --temporal-tls-ca PATH         CA that signed the server certificate, PEM (env TEMPORAL_TLS_SERVER_CA_CERT_PATH
+                                 or TEMPORAL_TLS_SERVER_CA_CERT_DATA; default the system's CAs)
+  --temporal-tls-server-name N   name to check the server certificate against (env TEMPORAL_TLS_SERVER_NAME)
+  --temporal-api-key-file PATH   file holding a Temporal Cloud API key (env TEMPORAL_API_KEY_FILE, or the key
+                                 itself in TEMPORAL_API_KEY); implies TLS
+  --register-search-attributes   create missing search attributes at start-up instead of stopping
+                                 (env REGISTER_SEARCH_ATTRIBUTES=true; not on Temporal Cloud)
   --kubeconfig PATH              management cluster kubeconfig (env MANAGEMENT_KUBECONFIG)
   --log-level LEVEL              ${LEVELS.join('|')} (env LOG_LEVEL, default "info")
   --namespaces A,B               namespaces the CRD bridge watches (env WATCH_NAMESPACES, default all)
@@ -110,6 +141,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
         'temporal-address': { type: 'string' },
         'temporal-namespace': { type: 'string' },
         'task-queue': { type: 'string' },
+        'temporal-tls': { type: 'boolean' },
+        'temporal-tls-cert': { type: 'string' },
+        'temporal-tls-key': { type: 'string' },
+        'temporal-tls-ca': { type: 'string' },
+        'temporal-tls-server-name': { type: 'string' },
+        'temporal-api-key-file': { type: 'string' },
+        'register-search-attributes': { type: 'boolean' },
         kubeconfig: { type: 'string' },
         'log-level': { type: 'string' },
         namespaces: { type: 'string' },
@@ -174,6 +212,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
     throw new ConfigError(`ALLOW_KUBECONFIG_EXEC: '${allowExecEnv}' is not true or false`);
   }
   const taskQueue = values['task-queue'] ?? env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
+  const registerEnv = env.REGISTER_SEARCH_ATTRIBUTES;
+  if (registerEnv !== undefined && !['', 'true', 'false'].includes(registerEnv)) {
+    throw new ConfigError(`REGISTER_SEARCH_ATTRIBUTES: '${registerEnv}' is not true or false`);
+  }
+  const { tls, apiKey } = temporalSecurity(values, env);
   const namespaces = (values.namespaces ?? env.WATCH_NAMESPACES ?? '')
     .split(',')
     .map((n) => n.trim())
@@ -197,7 +240,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
       address,
       namespace: values['temporal-namespace'] ?? env.TEMPORAL_NAMESPACE ?? 'default',
       taskQueue,
+      tls,
+      apiKey,
     },
+    registerSearchAttributes: values['register-search-attributes'] ?? registerEnv === 'true',
     managementKubeconfig: values.kubeconfig ?? env.MANAGEMENT_KUBECONFIG,
     logLevel,
     leaderElection: leaderElection(values, env, taskQueue),
@@ -259,6 +305,80 @@ function leaderElection(
   const problems = timingProblems(timing);
   if (problems.length) throw new ConfigError(problems.join('; '));
   return { namespace, name, timing };
+}
+
+/**
+ * TLS and the API key towards Temporal, from `--temporal-tls*` and `--temporal-api-key-file` or the
+ * variables Temporal's own CLI and SDKs read (TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_API_KEY, ...).
+ * Every file is read and checked here, so wrong material stops start-up with one line naming it.
+ */
+function temporalSecurity(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): Pick<OrchestratorConfig['temporal'], 'tls' | 'apiKey'> {
+  const flag = (name: string) => values[name] as string | undefined;
+  /** A PEM from a flag (a path), else the _PATH variable, else the _DATA variable; both variables is an error. */
+  const pem = (flagName: string, variable: string): PemInput | undefined => {
+    const what = `--${flagName} / ${variable}_PATH`;
+    const path = flag(flagName) ?? (env[`${variable}_PATH`] || undefined);
+    const data = env[`${variable}_DATA`] || undefined;
+    if (flag(flagName) === undefined && path !== undefined && data !== undefined)
+      throw new ConfigError(`${variable}_PATH and ${variable}_DATA are both set: use one`);
+    if (path !== undefined) return { path, what };
+    return data !== undefined ? { data, what: `${variable}_DATA` } : undefined;
+  };
+  const tlsEnv = env.TEMPORAL_TLS;
+  if (tlsEnv !== undefined && !['', 'true', 'false'].includes(tlsEnv))
+    throw new ConfigError(`TEMPORAL_TLS: '${tlsEnv}' is not true or false`);
+  if (env.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION === 'true')
+    throw new ConfigError(
+      'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: the TypeScript SDK always verifies the server certificate; set --temporal-tls-server-name / TEMPORAL_TLS_SERVER_NAME to the name it carries',
+    );
+  const certInput = pem('temporal-tls-cert', 'TEMPORAL_TLS_CLIENT_CERT');
+  const keyInput = pem('temporal-tls-key', 'TEMPORAL_TLS_CLIENT_KEY');
+  const caInput = pem('temporal-tls-ca', 'TEMPORAL_TLS_SERVER_CA_CERT');
+  const serverName = flag('temporal-tls-server-name') ?? (env.TEMPORAL_TLS_SERVER_NAME || undefined);
+  if (serverName !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(serverName))
+    throw new ConfigError(
+      `--temporal-tls-server-name / TEMPORAL_TLS_SERVER_NAME: '${serverName}' is not a host name`,
+    );
+  const apiKeyPath = flag('temporal-api-key-file') ?? (env.TEMPORAL_API_KEY_FILE || undefined);
+  const apiKeyData = env.TEMPORAL_API_KEY || undefined;
+  if (flag('temporal-api-key-file') === undefined && apiKeyPath !== undefined && apiKeyData !== undefined)
+    throw new ConfigError('TEMPORAL_API_KEY_FILE and TEMPORAL_API_KEY are both set: use one');
+  if (certInput && !keyInput)
+    throw new ConfigError(
+      `${certInput.what} is set but the client key is not: set --temporal-tls-key / TEMPORAL_TLS_CLIENT_KEY_PATH (or TEMPORAL_TLS_CLIENT_KEY_DATA) too`,
+    );
+  if (keyInput && !certInput)
+    throw new ConfigError(
+      `${keyInput.what} is set but the client certificate is not: set --temporal-tls-cert / TEMPORAL_TLS_CLIENT_CERT_PATH (or TEMPORAL_TLS_CLIENT_CERT_DATA) too`,
+    );
+  const anyTlsOption = certInput ?? caInput ?? serverName ?? apiKeyPath ?? apiKeyData;
+  const tlsOn = values['temporal-tls'] === true || tlsEnv === 'true' || anyTlsOption !== undefined;
+  if (values['temporal-tls'] !== true && tlsEnv === 'false' && anyTlsOption !== undefined)
+    throw new ConfigError(
+      'TEMPORAL_TLS=false, yet a client certificate, a CA, a server name or an API key is set, and they need TLS: remove one or the other',
+    );
+  try {
+    const apiKey =
+      apiKeyPath !== undefined
+        ? readApiKey({ path: apiKeyPath, what: '--temporal-api-key-file / TEMPORAL_API_KEY_FILE' })
+        : apiKeyData !== undefined
+          ? readApiKey({ data: apiKeyData, what: 'TEMPORAL_API_KEY' })
+          : undefined;
+    if (!tlsOn) return { tls: undefined, apiKey };
+    const ca = caInput && readCertificates(caInput);
+    const tls: TemporalTls = {
+      ...(ca && { serverCa: { source: ca.source, pem: ca.pem } }),
+      ...(serverName && { serverName }),
+      ...(certInput && keyInput && { client: readClientCertificate({ cert: certInput, key: keyInput }) }),
+    };
+    return { tls, apiKey };
+  } catch (err) {
+    if (err instanceof TemporalConnectionError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 /** A port option: its number (0 = off), the default when unset; a {@link ConfigError} naming `what` otherwise. */

@@ -19,12 +19,14 @@ import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics/server.js';
 import { startWorkflowCounter } from './metrics/workflows.js';
+import { sdkConnectionOptions, type TemporalConnectionSettings } from './temporal/connection.js';
 import { createWorker } from './temporal/worker.js';
 import { startAuditWebhook, type AuditWebhook } from './webhook/server.js';
 
 /** Options of {@link startOrchestrator}. */
 export interface OrchestratorOptions {
-  temporal: { address: string; namespace: string; taskQueue: string };
+  /** Address, TLS and API key (one set of options for the worker's and the client's connections), namespace, task queue. */
+  temporal: TemporalConnectionSettings & { namespace: string; taskQueue: string };
   management: KubeConfig;
   log: Logger;
   instance: string;
@@ -91,8 +93,9 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
   }
   const metrics = createMetrics();
   const stopping = new AbortController();
-  const nativeConnection = await NativeConnection.connect({ address: opts.temporal.address });
-  const connection = await Connection.connect({ address: opts.temporal.address });
+  const connectionOptions = sdkConnectionOptions(opts.temporal);
+  const nativeConnection = await NativeConnection.connect(connectionOptions);
+  const connection = await Connection.connect(connectionOptions);
   const client = new Client({ connection, namespace: opts.temporal.namespace });
   const worker = await createWorker({
     connection: nativeConnection,

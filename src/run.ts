@@ -6,10 +6,18 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
+import { Connection } from '@temporalio/client';
 import { ConfigError, type OrchestratorConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { startOrchestrator } from './orchestrator.js';
-import { installTemporalRuntime } from './temporal/runtime.js';
+import { startOrchestrator, type Orchestrator } from './orchestrator.js';
+import {
+  describeConnection,
+  probeTls,
+  sdkConnectionOptions,
+  type TemporalConnectionSettings,
+} from './temporal/connection.js';
+import { installTemporalRuntime, shutdownTemporalRuntime } from './temporal/runtime.js';
+import { ensureSearchAttributes } from './temporal/search-attributes.js';
 
 /** The one line that says how to give the orchestrator a Temporal server. */
 export const NO_TEMPORAL_ADDRESS =
@@ -33,8 +41,10 @@ export interface RunOptions {
  * worker stops on SIGINT/SIGTERM.
  *
  * The Temporal address is required: without it this throws a {@link ConfigError} naming the flag
- * and the variable. The management cluster is `config.managementKubeconfig`, else the default
- * loading rules (`KUBECONFIG`, in-cluster).
+ * and the variable. Before anything starts, it connects once (TLS and API key included) and checks
+ * the namespace's search attributes ({@link ensureSearchAttributes}): an unreachable server, a
+ * refused certificate or a missing attribute ends start-up with one line. The management cluster
+ * is `config.managementKubeconfig`, else the default loading rules (`KUBECONFIG`, in-cluster).
  */
 export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptions): Promise<void> {
   const { log } = opts;
@@ -44,25 +54,39 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
   if (config.managementKubeconfig) management.loadFromFile(config.managementKubeconfig);
   else management.loadFromDefault();
 
+  const connection: TemporalConnectionSettings = {
+    address,
+    tls: config.temporal.tls,
+    apiKey: config.temporal.apiKey,
+  };
+  // Before the runtime: checkTemporal uses the client's connection only, and a failure here must
+  // end the process, which an installed runtime would keep alive.
+  await checkTemporal(connection, config, log);
   installTemporalRuntime(log, config.temporalMetrics);
   const election = config.leaderElection;
-  const orchestrator = await startOrchestrator({
-    temporal: { address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
-    management,
-    log,
-    instance: config.instance,
-    namespaces: config.namespaces,
-    webhook: config.webhook,
-    allowKubeconfigExec: config.allowKubeconfigExec,
-    metricsServer: config.metrics,
-    pluginPolicy: { customImage: config.customImage },
-    leaderElection: election && {
-      lease: { namespace: election.namespace ?? podNamespace(), name: election.name },
-      // Unique per process, as client-go's: a restarted Pod keeps its name but must not inherit the Lease.
-      identity: `${config.instance}_${randomUUID().slice(0, 8)}`,
-      timing: election.timing,
-    },
-  });
+  let orchestrator: Orchestrator;
+  try {
+    orchestrator = await startOrchestrator({
+      temporal: { ...connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
+      management,
+      log,
+      instance: config.instance,
+      namespaces: config.namespaces,
+      webhook: config.webhook,
+      allowKubeconfigExec: config.allowKubeconfigExec,
+      metricsServer: config.metrics,
+      pluginPolicy: { customImage: config.customImage },
+      leaderElection: election && {
+        lease: { namespace: election.namespace ?? podNamespace(), name: election.name },
+        // Unique per process, as client-go's: a restarted Pod keeps its name but must not inherit the Lease.
+        identity: `${config.instance}_${randomUUID().slice(0, 8)}`,
+        timing: election.timing,
+      },
+    });
+  } catch (err) {
+    await shutdownTemporalRuntime();
+    throw err;
+  }
   // Our own signal handling (the Temporal runtime's is off, see installTemporalRuntime): the bridge
   // stops and the Lease is released first, so that another replica leads at once; then the worker
   // drains (its activities finish or hand back to Temporal, which retries them on another replica).
@@ -79,7 +103,13 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
   for (const s of STOP_SIGNALS) process.on(s, onSignal);
   log.info(
     {
-      temporal: { ...config.temporal, ui: opts.temporalUi },
+      temporal: {
+        address,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        ...describeConnection(connection),
+        ui: opts.temporalUi,
+      },
       managementCluster: management.getCurrentCluster()?.server,
       namespaces: config.namespaces.length ? config.namespaces : 'all',
       webhook: orchestrator.webhook?.url,
@@ -102,6 +132,51 @@ function podNamespace(): string {
     return readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, 'utf8').trim();
   return 'default';
 }
+
+/**
+ * Connects to Temporal once with the orchestrator's settings and checks the namespace's search
+ * attributes (creating them with `--register-search-attributes`). A connection that fails (wrong
+ * address, TLS refused, API key refused) becomes a one-line {@link ConfigError} saying what was
+ * tried, without any secret.
+ */
+async function checkTemporal(
+  settings: TemporalConnectionSettings,
+  config: OrchestratorConfig,
+  log: Logger,
+): Promise<void> {
+  const connection = Connection.lazy(sdkConnectionOptions(settings));
+  try {
+    await connection.ensureConnected();
+  } catch (err) {
+    // Closed, or its channel keeps retrying in the background and the process never exits.
+    await connection.close();
+    const d = describeConnection(settings);
+    const how = [
+      d.tls ? 'TLS' : 'no TLS',
+      d.clientCert && `client certificate ${d.clientCert}`,
+      d.serverCa && `CA ${d.serverCa}`,
+      d.serverName && `server name ${d.serverName}`,
+      d.apiKey && `API key from ${d.apiKey}`,
+    ]
+      .filter(Boolean)
+      .join(', ');
+    // The SDK says only "Failed to connect before the deadline"; a TLS handshake says why.
+    const why = (await probeTls(settings)) ?? oneLine((err as Error).message);
+    throw new ConfigError(`cannot connect to Temporal at ${settings.address} (${how}): ${why}`);
+  }
+  try {
+    await ensureSearchAttributes({
+      connection,
+      namespace: config.temporal.namespace,
+      register: config.registerSearchAttributes,
+      log,
+    });
+  } finally {
+    await connection.close();
+  }
+}
+
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 /**
  * How an entry point ends on an error: `error: <message>` on one line for a configuration mistake

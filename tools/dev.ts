@@ -4,7 +4,7 @@
  * runs the orchestrator in this process through `runOrchestrator`, as `src/main.ts` does. With a
  * Temporal address it does just what `src/main.ts` does. Never part of the image.
  */
-import { loadConfig, USAGE } from '../src/config.js';
+import { ConfigError, loadConfig, USAGE } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { endWithError, runOrchestrator } from '../src/run.js';
 import { StackError } from './stack/errors.js';
@@ -20,6 +20,11 @@ async function main(): Promise<void> {
   }
   const log = createLogger({ level: config.logLevel, process: 'orchestrator' });
   let temporalUi: string | undefined;
+  if (!config.temporal.address && (config.temporal.tls || config.temporal.apiKey)) {
+    throw new ConfigError(
+      'TLS or an API key is configured but no --temporal-address / TEMPORAL_ADDRESS: the local stack has neither; set the address of the server they are for',
+    );
+  }
   if (!config.temporal.address) {
     log.info('no Temporal address configured: bringing up the local stack (npm run stack -- up)');
     const { env } = await up({ print: (line) => log.info(line) });

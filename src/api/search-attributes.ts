@@ -1,7 +1,9 @@
 /**
  * Custom search attributes that name the Kubernetes resource behind a workflow, so that
  * `temporal workflow list --query "AstronetesKind='LiveSynchronization' AND AstronetesName='x'"`
- * and the Temporal UI find it. The local stack registers each one at server start.
+ * and the Temporal UI find it. The local stack registers each one at server start,
+ * docker-compose.temporal.yml in a job; the orchestrator checks them at start-up
+ * (src/temporal/search-attributes.ts) and stops, naming each missing one, without them.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 

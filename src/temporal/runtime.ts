@@ -56,3 +56,12 @@ export function installTemporalRuntime(log: Logger, metrics?: { bindAddress: str
     },
   });
 }
+
+/**
+ * Shuts the installed Temporal runtime down. An installed runtime keeps the process alive until
+ * its last connection and worker are gone, so a start-up that fails after
+ * {@link installTemporalRuntime} calls this, or the process would hang instead of exiting 1.
+ */
+export async function shutdownTemporalRuntime(): Promise<void> {
+  await Runtime.instance().shutdown();
+}

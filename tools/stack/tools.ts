@@ -24,6 +24,8 @@ import { toolCacheDir, toolsBinDir } from './paths.js';
 /** Versions of every server the stack runs. Change a version here and the cache key follows. */
 export const TOOL_VERSIONS = {
   temporal: '1.5.1',
+  /** The Temporal server the CLI above embeds, built on its own for the TLS tests (`temporal-server`). */
+  temporalServer: '1.29.1',
   etcd: '3.6.4',
   kubernetes: '1.34.4',
   /** The older kube-apiserver of the `source-v129` cluster (mixed-version replication). */
@@ -183,6 +185,28 @@ const TOOLS: ToolSpec[] = [
           print: ctx.print,
         },
       );
+    },
+  },
+  {
+    // The Temporal server itself (go.temporal.io/server's `cmd/server`), the same 1.29.1 the CLI
+    // embeds. `temporal server start-dev` has no TLS options; this binary reads a config file with
+    // `global.tls` (mTLS on the frontend) and `global.authorization` (JWT bearer tokens, as API
+    // keys are sent), so test/integration/temporal-tls.test.ts runs it on free ports. It is not part
+    // of the running stack. It shares Go's module and build caches with the CLI build above.
+    name: 'temporal-server',
+    version: TOOL_VERSIONS.temporalServer,
+    binaries: ['temporal-server'],
+    prerequisites: ['go'],
+    estimate: 'about 5 to 10 minutes on 2 cores',
+    async install(ctx) {
+      const src = join(ctx.dir, 'src');
+      mkdirSync(src, { recursive: true });
+      writeFileSync(join(src, 'go.mod'), 'module localbuild/temporal-server\n\ngo 1.25\n');
+      const what = `building temporal-server ${TOOL_VERSIONS.temporalServer}`;
+      const opts = { cwd: src, env: goEnv(), logFile: ctx.logFile, what, print: ctx.print };
+      const pkg = 'go.temporal.io/server/cmd/server';
+      await runLogged('go', ['get', `${pkg}@v${TOOL_VERSIONS.temporalServer}`], opts);
+      await runLogged('go', ['build', '-o', join(ctx.binDir, 'temporal-server'), pkg], opts);
     },
   },
   {
