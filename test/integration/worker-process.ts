@@ -98,7 +98,9 @@ export class WorkerProcess {
     if (!w || w.exitCode !== null) return;
     const exited = new Promise((r) => w.once('exit', r));
     w.kill(signal);
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 20_000)))]);
+    clearTimeout(timer);
     if (w.exitCode === null) w.kill('SIGKILL');
   }
 }
