@@ -160,6 +160,49 @@ async function runners(): Promise<Map<string, string | undefined>> {
 
 const identityOf = (r: Replica) => new RegExp(`^${r.process.pid}@`);
 
+/** Waits until every LiveSynchronization's replication runs on `r`. */
+async function allReplicationsOn(r: Replica, timeoutMs: number): Promise<void> {
+  await eventually(
+    `every replication on ${r.name}`,
+    async () => [...(await runners()).values()].every((id) => id && identityOf(r).test(id)),
+    timeoutMs,
+  );
+}
+
+/** A LiveSynchronization copying the ConfigMaps of the test's source namespace whose names match `nameRegex`. */
+async function createLiveSync(name: string, nameRegex: string): Promise<string> {
+  const created = (await custom.createNamespacedCustomObject({
+    ...target('LiveSynchronization', ns, name),
+    body: {
+      apiVersion: 'automation.astronetes.io/v1alpha1',
+      kind: 'LiveSynchronization',
+      metadata: { name },
+      spec: {
+        plugin: 'kubernetes-objects-to-kubernetes',
+        config: {
+          sourceName: 'source',
+          destinationName: 'destination',
+          replication: {
+            forceNamespaceCreation: true,
+            resyncPeriod: '1h0m0s',
+            resources: [
+              {
+                version: 'v1',
+                resource: 'configmaps',
+                filters: {
+                  namespaceSelector: { matchLabels: { 'replicas-run': ns } },
+                  nameSelector: { regex: [nameRegex] },
+                },
+              },
+            ],
+          },
+        },
+      },
+    },
+  })) as { metadata: { uid: string } };
+  return created.metadata.uid;
+}
+
 async function listConfigMaps(api: CoreV1Api, labelSelector?: string): Promise<V1ConfigMap[]> {
   return (await api.listNamespacedConfigMap({ namespace: appNs, labelSelector })).items;
 }
@@ -310,36 +353,7 @@ it('elects one leader: the Lease, /readyz and the leader metric agree, and only 
 it('spreads twenty LiveSynchronizations’ replications over both replicas', async () => {
   for (let i = 0; i < LIVE; i++) {
     const name = `live-${i}`;
-    const created = (await custom.createNamespacedCustomObject({
-      ...target('LiveSynchronization', ns, name),
-      body: {
-        apiVersion: 'automation.astronetes.io/v1alpha1',
-        kind: 'LiveSynchronization',
-        metadata: { name },
-        spec: {
-          plugin: 'kubernetes-objects-to-kubernetes',
-          config: {
-            sourceName: 'source',
-            destinationName: 'destination',
-            replication: {
-              forceNamespaceCreation: true,
-              resyncPeriod: '1h0m0s',
-              resources: [
-                {
-                  version: 'v1',
-                  resource: 'configmaps',
-                  filters: {
-                    namespaceSelector: { matchLabels: { 'replicas-run': ns } },
-                    nameSelector: { regex: [`^cm-${name}-`] },
-                  },
-                },
-              ],
-            },
-          },
-        },
-      },
-    })) as { metadata: { uid: string } };
-    uids.set(name, created.metadata.uid);
+    uids.set(name, await createLiveSync(name, `^cm-${name}-`));
   }
   await eventually(
     'every object copied',
@@ -386,14 +400,7 @@ it('kill -9 of the leader: the other takes over the Lease and the replications; 
       60_000,
     );
     leaseTakeoverMs = Date.now() - killedAt;
-    await eventually(
-      'every replication on b',
-      async () => {
-        const r = await runners();
-        return [...r.values()].every((id) => id && identityOf(b).test(id));
-      },
-      90_000,
-    );
+    await allReplicationsOn(b, 90_000);
     activityTakeoverMs = Date.now() - killedAt;
   });
   console.log(
@@ -412,33 +419,7 @@ it('kill -9 of the leader: the other takes over the Lease and the replications; 
     namespace: appNs,
     body: { metadata: { name: 'cm-after-0' }, data: { v: 'x' } },
   });
-  await custom.createNamespacedCustomObject({
-    ...target('LiveSynchronization', ns, 'after'),
-    body: {
-      apiVersion: 'automation.astronetes.io/v1alpha1',
-      kind: 'LiveSynchronization',
-      metadata: { name: 'after' },
-      spec: {
-        plugin: 'kubernetes-objects-to-kubernetes',
-        config: {
-          sourceName: 'source',
-          destinationName: 'destination',
-          replication: {
-            resources: [
-              {
-                version: 'v1',
-                resource: 'configmaps',
-                filters: {
-                  namespaceSelector: { matchLabels: { 'replicas-run': ns } },
-                  nameSelector: { regex: ['^cm-after-'] },
-                },
-              },
-            ],
-          },
-        },
-      },
-    },
-  });
+  await createLiveSync('after', '^cm-after-');
   await eventually(
     'the new leader started the new LiveSynchronization',
     async () => {
@@ -476,14 +457,7 @@ it('SIGTERM: releases the Lease at once, drains, exits 0, and its replications c
     exitMs = Date.now() - stoppedAt;
     await stopping;
     await leads;
-    await eventually(
-      'every replication on a',
-      async () => {
-        const r = await runners();
-        return [...r.values()].every((id) => id && identityOf(a).test(id));
-      },
-      60_000,
-    );
+    await allReplicationsOn(a, 60_000);
     activityMs = Date.now() - stoppedAt;
   });
   console.log(
