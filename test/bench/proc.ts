@@ -12,9 +12,6 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Node's flags in the image's entry (the Dockerfile's CMD). */
-export const PRODUCTION_NODE_FLAGS: readonly string[] = [];
-
 /** How the orchestrator process is started: from the TypeScript sources, or from the build output. */
 export type OrchestratorEntry = 'source' | 'built';
 

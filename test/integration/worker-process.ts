@@ -1,9 +1,11 @@
 /**
- * The orchestrator as a child process, started the way the image starts it and watching only a
- * test's namespace, so that a test can kill it with -9 as a crash would.
+ * The orchestrator as a child process, watching only a test's namespace, so that a test can kill
+ * it with -9 as a crash would. It runs from source (`node --import tsx src/main.ts`, as `npm start`
+ * runs it) by default, or built (`node dist/src/main.js`, the image's entry) with `entry: 'built'`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { orchestratorEntryArgs, type OrchestratorEntry } from '../bench/proc.js';
 import { stackEnv } from './stack-env.js';
 
 /** One orchestrator process at a time, on one task queue, logging to one file. */
@@ -17,6 +19,8 @@ export class WorkerProcess {
       logFile: string;
       /** The management cluster's kubeconfig; default the stack's admin one. */
       kubeconfig?: () => string;
+      /** Default `source`; `built` needs `npm run build` first (buildDist). */
+      entry?: OrchestratorEntry;
     },
   ) {}
 
@@ -24,12 +28,11 @@ export class WorkerProcess {
   start(): void {
     const env = stackEnv();
     const fd = openSync(this.opts.logFile, 'a');
+    const entry = this.opts.entry ?? 'source';
     this.child = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        'src/main.ts',
+        ...orchestratorEntryArgs(entry),
         '--temporal-address',
         env.TEMPORAL_ADDRESS,
         '--kubeconfig',
@@ -49,6 +52,11 @@ export class WorkerProcess {
       { stdio: ['ignore', fd, fd] },
     );
     closeSync(fd);
+  }
+
+  /** The pid of the running process, if any. */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   /** Whether a process was started and has not been stopped. */
