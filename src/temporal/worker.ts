@@ -26,10 +26,11 @@ export interface CreateWorkerOptions {
 
 /**
  * Creates (but does not run) the worker. It logs where its workflows come from: `workflows:
- * prebuilt bundle` (the build output), `workflows: bundling from source` (webpack now, a few
- * seconds and a few hundred MiB) or `workflows: bundle given by the caller` (tests).
+ * prebuilt bundle` (the build output), `workflows: bundling from source` (webpack now: seconds of
+ * CPU and about 200 MiB more) or `workflows: bundle given by the caller` (tests). Every failure,
+ * a missing bundle included, is a rejection, so the caller can close its connections.
  */
-export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
+export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   const log = opts.deps.log.child({ component: 'worker' });
   let workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>;
   if (opts.overrides?.workflowBundle) {
@@ -45,7 +46,7 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       log.info({ workflowsPath: source.workflowsPath }, 'workflows: bundling from source');
     }
   }
-  return Worker.create({
+  return await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,

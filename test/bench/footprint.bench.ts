@@ -48,7 +48,7 @@ const EARLY = { from: 5, to: 20 };
 const SETTLED_SECONDS = 30;
 
 const USAGE = `usage: npm run bench:footprint -- [options]   (each option also reads BENCH_<NAME>)
-  --rounds N           rounds of (source, built), order alternating (default 2)
+  --rounds N           rounds of (source, built), order alternating (default 3)
   --idle-seconds N     how long each process idles after its running line, VmRSS read every second (default 120, at least 50)
   --node-flags FLAGS   extra node flags for the built run, to try a setting (default none, as in the image)
   --skip-build         use the dist/ that is there instead of running npm run build`;
@@ -99,7 +99,7 @@ function options(): {
   };
   const flags = values['node-flags'] ?? process.env.BENCH_NODE_FLAGS;
   return {
-    rounds: num('rounds', 2, 1),
+    rounds: num('rounds', 3, 1),
     idleSeconds: num('idle-seconds', 120, EARLY.to + SETTLED_SECONDS),
     nodeFlags: (flags ?? '').split(/\s+/).filter(Boolean),
     skipBuild: values['skip-build'] ?? process.env.BENCH_SKIP_BUILD === '1',

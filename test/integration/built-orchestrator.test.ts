@@ -3,9 +3,10 @@
  * `node dist/src/main.js` child process (no tsx, as the image runs it), with the install's RBAC.
  * It must do real work (a Synchronization applied through the bridge copies ConfigMaps from the
  * source cluster to the destination) with the workflow bundle of the build, not one made by webpack
- * at start-up.
+ * at start-up; without that bundle it must stop at once with one line saying what to do.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_VERSION } from '../../src/api/kinds.js';
 import type { Resource } from '../../src/api/types.js';
@@ -129,3 +130,33 @@ it('copies ConfigMaps through a Synchronization applied to the management cluste
     ['two', { value: 'two' }],
   ]);
 }, 120_000);
+
+it('stops at once with one error line, exit code 1, when the build output has no workflow bundle', () => {
+  // The running orchestrator read its bundle at start-up; the file is put back whatever happens.
+  const bundle = join(process.cwd(), 'dist', 'workflow-bundle.js');
+  renameSync(bundle, `${bundle}.aside`);
+  try {
+    const res = spawnSync(
+      process.execPath,
+      [
+        'dist/src/main.js',
+        '--temporal-address',
+        env.TEMPORAL_ADDRESS,
+        '--kubeconfig',
+        env.MANAGEMENT_KUBECONFIG,
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, METRICS_PORT: '0', TEMPORAL_METRICS_PORT: '0' },
+      },
+    );
+    expect(res.stderr).toBe(
+      `error: ${bundle} is missing: the compiled worker runs the workflow bundle of the same build; run \`npm run build\`\n`,
+    );
+    expect(res.signal).toBeNull(); // it exited by itself, not by the timeout
+    expect(res.status).toBe(1);
+  } finally {
+    renameSync(`${bundle}.aside`, bundle);
+  }
+}, 90_000);
