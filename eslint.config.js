@@ -1,14 +1,15 @@
 // ESLint flat config. The `workflows/**` override keeps Node built-ins and I/O libraries out of
 // workflow code, which runs in Temporal's deterministic sandbox (a bundling test backs this up).
 // The product (`src/`, `activities/`, `workflows/`) never imports the development tooling of
-// `tools/`, which the image does not contain.
+// `tools/` or the tests of `test/`, which the image does not contain (`npm run build` compiles the
+// product alone and fails if anything else ends up in dist/).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 const devToolingOnly = {
-  group: ['../tools/*', '../../tools/*', '../../../tools/*'],
-  message: 'tools/ is development tooling and not in the image; the product must not import it',
+  regex: '^(\\.\\./)+(tools|test)/',
+  message: 'tools/ and test/ are development-only and not in the image; the product must not import them',
 };
 
 const forbiddenInWorkflows = [

@@ -3,10 +3,15 @@
  * brought up or reused by test/integration/global-setup.js). Both run as native ES modules.
  */
 
-// Folders written by the local stack and the bench, never source: `.stack/` holds etcd's
+// Folders written by the local stack, the bench and `npm run build`, never source: `.stack/` holds etcd's
 // `member/snap/*.snap`, which jest would otherwise report as obsolete snapshot files (exit 1).
 // Out of the module map, so no snapshot, test or module is ever found there.
-const generated = ['<rootDir>/\\.stack/', '<rootDir>/\\.tools/', '<rootDir>/bench-results/'];
+const generated = [
+  '<rootDir>/\\.stack/',
+  '<rootDir>/\\.tools/',
+  '<rootDir>/bench-results/',
+  '<rootDir>/dist/',
+];
 
 const common = {
   testEnvironment: 'node',

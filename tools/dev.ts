@@ -2,7 +2,9 @@
  * `npm start`: the development entry. Without a Temporal address it brings up the local stack (or
  * reuses the running one), prints where everything is and points the configuration at it; then it
  * runs the orchestrator in this process through `runOrchestrator`, as `src/main.ts` does. With a
- * Temporal address it does just what `src/main.ts` does. Never part of the image.
+ * Temporal address it does just what `src/main.ts` does. Never part of the image. It runs from the
+ * TypeScript sources with tsx (no build step), so the worker bundles `workflows/` with webpack at
+ * start-up: seconds more, and about twice the memory of the built entry (docs/benchmarks.md).
  */
 import { ConfigError, loadConfig, USAGE } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
@@ -77,4 +79,5 @@ main().catch((err: unknown) => {
     console.error(`error: ${err.oneLine()}`);
     process.exitCode = 1;
   } else endWithError(err);
+  process.exit(); // as src/main.ts: a failed start must not leave the process hanging
 });

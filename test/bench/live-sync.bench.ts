@@ -11,6 +11,8 @@
  *   (b) live lag: R updates/s for S s at the source; p50/p99/max until each is visible in the
  *       destination (a watch there); target p99 < 500 ms.
  *   (c) RSS of the orchestrator process before and after (a) and (b).
+ *
+ * The orchestrator runs as the image runs it, `node dist/src/main.js`, built first (npm run build).
  *   (d) Temporal history events per replicated object.
  *   (e) the live lag of (b) again while `/metrics` is scraped every --scrape-every-ms (far more
  *       often than Prometheus would): a scrape must not slow the live path.
@@ -42,7 +44,13 @@ import {
   objectSet,
 } from './kube.js';
 import { LagTracker, seqOfStamp, stampOf } from './lag.js';
-import { sampleProc, startOrchestratorProcess, type OrchestratorProcess, type ProcSample } from './proc.js';
+import {
+  buildDist,
+  sampleProc,
+  startOrchestratorProcess,
+  type OrchestratorProcess,
+  type ProcSample,
+} from './proc.js';
 import { renderTable, type Row } from './report.js';
 import {
   errText,
@@ -76,7 +84,9 @@ const USAGE = `usage: npm run bench -- [options]        (each option also reads 
   --skip LIST            baselines to leave out: kubectl, ssa, bare (comma-separated)
   --max-minutes N        stop everything (and clean up) after this long (default 45)
   --scrape-every-ms N    (e): scrape the orchestrator's /metrics this often during the second live run (default 100)
-  --cpu-prof             write a V8 CPU profile of the orchestrator process to bench-results/`;
+  --cpu-prof             write a V8 CPU profile of the orchestrator process to bench-results/
+  --node-flags FLAGS     extra node flags for the orchestrator, to try a setting (default none, as in the image)
+  --skip-build           use the dist/ that is there instead of running npm run build first`;
 
 interface Params {
   objects: number;
@@ -92,6 +102,8 @@ interface Params {
   maxMinutes: number;
   scrapeEveryMs: number;
   cpuProf: boolean;
+  nodeFlags: string[];
+  skipBuild: boolean;
 }
 
 function parseParams(): Params {
@@ -111,6 +123,8 @@ function parseParams(): Params {
       'max-minutes': { type: 'string' },
       'scrape-every-ms': { type: 'string' },
       'cpu-prof': { type: 'boolean' },
+      'node-flags': { type: 'string' },
+      'skip-build': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -145,6 +159,8 @@ function parseParams(): Params {
     maxMinutes: num('max-minutes', 45),
     scrapeEveryMs: num('scrape-every-ms', 100),
     cpuProf: values['cpu-prof'] ?? process.env.BENCH_CPU_PROF === '1',
+    nodeFlags: (values['node-flags'] ?? process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
+    skipBuild: values['skip-build'] ?? process.env.BENCH_SKIP_BUILD === '1',
   };
   if (p.namespaces > p.objects) throw new Error('--namespaces must not exceed --objects');
   for (const s of p.skip)
@@ -245,6 +261,10 @@ async function main(): Promise<number> {
   );
 
   const env = await ensureStack(signal);
+  if (!params.skipBuild) {
+    progress('npm run build (the orchestrator runs as the image runs it: node dist/src/main.js)');
+    progress(`built in ${secs(buildDist())}`);
+  }
   const kubectl = join(ROOT, '.tools/bin/kubectl');
   const mgmt = kubeConfig(env.MANAGEMENT_KUBECONFIG);
   const srcKc = kubeConfig(env.SOURCE_KUBECONFIG);
@@ -336,9 +356,13 @@ async function main(): Promise<number> {
     orchestrator = startOrchestratorProcess({
       cwd: ROOT,
       logFile,
-      nodeArgs: params.cpuProf
-        ? ['--cpu-prof', '--cpu-prof-dir', resultsDir, '--cpu-prof-name', `live-sync-${stamp}.cpuprofile`]
-        : [],
+      entry: 'built',
+      nodeArgs: [
+        ...params.nodeFlags,
+        ...(params.cpuProf
+          ? ['--cpu-prof', '--cpu-prof-dir', resultsDir, '--cpu-prof-name', `live-sync-${stamp}.cpuprofile`]
+          : []),
+      ],
       args: [
         '--temporal-address',
         env.TEMPORAL_ADDRESS,

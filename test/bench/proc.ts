@@ -1,11 +1,46 @@
 /**
- * The orchestrator under test runs in its own process (`node --import tsx src/main.ts`, the
- * image's entry), so its memory and CPU are measured apart from the benchmark's: RSS and peak RSS
- * from /proc/<pid>/status, CPU time from /proc/<pid>/stat.
+ * The orchestrator under test runs in its own process, so its memory and CPU are measured apart
+ * from the benchmark's: RSS and peak RSS from /proc/<pid>/status, CPU time from /proc/<pid>/stat.
+ * It runs either from source (`node --import tsx src/main.ts`, bundling the workflows at start-up)
+ * or built (`node dist/src/main.js`, the image's entry, after `npm run build`).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** How the orchestrator process is started: from the TypeScript sources, or from the build output. */
+export type OrchestratorEntry = 'source' | 'built';
+
+/**
+ * The node arguments that start the orchestrator (before its own flags), run in the repository
+ * root: `--import tsx src/main.ts` (what `npm start` runs once the stack is up, workflows bundled
+ * at start-up) or `dist/src/main.js` (the image's entry; needs {@link buildDist} first).
+ */
+export function orchestratorEntryArgs(entry: OrchestratorEntry): string[] {
+  return entry === 'built' ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+}
+
+/**
+ * Runs `npm run build` (tools/build.ts: tsc to dist/, then the workflow bundle) in the repository
+ * root and returns how long it took, in ms. Throws with the build's output when it fails.
+ */
+export function buildDist(): number {
+  const started = performance.now();
+  const res = spawnSync(process.execPath, ['--import', 'tsx', 'tools/build.ts'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  if (res.status !== 0)
+    throw new Error(
+      `npm run build failed (exit code ${res.status ?? res.signal}):\n${res.stdout}${res.stderr}`,
+    );
+  return performance.now() - started;
+}
 
 /** Memory and CPU of one process at one moment. */
 export interface ProcSample {
@@ -59,9 +94,10 @@ export interface OrchestratorProcess {
 }
 
 /**
- * Starts `node --import tsx src/main.ts` with the given flags in `cwd`, its output to `logFile`.
- * The pid is that of the node process running main.ts itself (tsx is loaded in-process by
- * --import), checked against /proc/<pid>/cmdline.
+ * Starts the orchestrator (`node --import tsx src/main.ts`, or `node dist/src/main.js` with
+ * `entry: 'built'`) with the given flags in `cwd`, its output to `logFile`. The pid is that of the
+ * node process running main itself (tsx is loaded in-process by --import), checked against
+ * /proc/<pid>/cmdline.
  */
 export function startOrchestratorProcess(opts: {
   cwd: string;
@@ -69,15 +105,18 @@ export function startOrchestratorProcess(opts: {
   logFile: string;
   /** Extra flags for node itself, e.g. --cpu-prof. */
   nodeArgs?: string[];
+  /** Default `source`. */
+  entry?: OrchestratorEntry;
+  /** Called with each chunk of its output (stdout and stderr), as it comes. */
+  onOutput?: (chunk: string) => void;
 }): OrchestratorProcess {
+  const entryArgs = orchestratorEntryArgs(opts.entry ?? 'source');
   const out = createWriteStream(opts.logFile);
   const child = spawn(
     process.execPath,
     [
       ...(opts.nodeArgs ?? []),
-      '--import',
-      'tsx',
-      'src/main.ts',
+      ...entryArgs,
       // No fixed metrics ports unless the bench asks for them (other orchestrators may run here).
       '--metrics-port',
       '0',
@@ -94,7 +133,9 @@ export function startOrchestratorProcess(opts: {
   if (!child.pid) throw new Error('could not start the orchestrator process');
   let warnings = 0;
   const count = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) warnings++;
+    const text = chunk.toString('utf8');
+    for (const line of text.split('\n')) if (line.trim()) warnings++;
+    opts.onOutput?.(text);
   };
   child.stdout!.on('data', (c: Buffer) => {
     count(c);
@@ -122,7 +163,7 @@ export function startOrchestratorProcess(opts: {
   };
   child.on('exit', (code, signal) => (proc.exited = { code, signal }));
   const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
-  if (!cmdline.includes('src/main.ts'))
+  if (!cmdline.includes(entryArgs.at(-1)!))
     throw new Error(`pid ${child.pid} is not the orchestrator (cmdline ${cmdline.join(' ')})`);
   return proc;
 }

@@ -1,10 +1,12 @@
 /**
- * The orchestrator as a child process, started the way the image starts it and watching only a
- * test's namespace, so that a test can kill it with -9 as a crash would.
+ * The orchestrator as a child process, watching only a test's namespace, so that a test can kill
+ * it with -9 as a crash would. It runs from source (`node --import tsx src/main.ts`, as `npm start`
+ * runs it) by default, or built (`node dist/src/main.js`, the image's entry) with `entry: 'built'`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { INSTALL_NAMESPACE } from './rbac.js';
+import { orchestratorEntryArgs, type OrchestratorEntry } from '../bench/proc.js';
 import { stackEnv } from './stack-env.js';
 
 /**
@@ -33,6 +35,8 @@ export class WorkerProcess {
       kubeconfig?: () => string;
       /** More command-line options (they come last, so they override the ones above). */
       args?: string[];
+      /** Default `source`; `built` needs `npm run build` first (buildDist). */
+      entry?: OrchestratorEntry;
     },
   ) {}
 
@@ -40,12 +44,11 @@ export class WorkerProcess {
   start(): void {
     const env = stackEnv();
     const fd = openSync(this.opts.logFile, 'a');
+    const entry = this.opts.entry ?? 'source';
     this.child = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        'src/main.ts',
+        ...orchestratorEntryArgs(entry),
         '--temporal-address',
         env.TEMPORAL_ADDRESS,
         '--kubeconfig',
