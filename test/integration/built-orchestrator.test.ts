@@ -46,7 +46,7 @@ const worker = new WorkerProcess({
 const log = () => readFileSync(logFile, 'utf8');
 
 beforeAll(async () => {
-  // A clean clone has no dist/: build it here, as the image's build stage does (about 40 s).
+  // A clean clone has no dist/: build it here, as the image's build stage does (15 to 40 s).
   const ms = buildDist();
   process.stderr.write(`built-orchestrator: npm run build took ${(ms / 1000).toFixed(1)} s\n`);
   saKubeconfig = await orchestratorKubeconfigFile();
