@@ -137,6 +137,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       runForMs: number;
     }): Promise<ReplicationReport> {
       const ctx = Context.current();
+      if (deps.stopping?.aborted) throw stoppingFailure();
       const { ref, config } = input;
       const owner = { namespace: ref.namespace, name: ref.name };
       const log = deps.log.child({
@@ -232,10 +233,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
             await writeStatus();
             ctx.heartbeat(run.snapshot());
             log.info('worker stopping: replication handed back to Temporal for another replica');
-            throw ApplicationFailure.retryable(
-              'the worker is stopping; the replication continues on another replica',
-              'WorkerStopping',
-            );
+            throw stoppingFailure();
           }
           // Cancellation reaches an activity only through a throttled heartbeat; reading our own
           // object every second stops the writes as soon as the spec changes or it is deleted.
@@ -271,4 +269,12 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       }
     },
   };
+}
+
+/** The failure of a replication attempt whose process is stopping: retried at once, on another replica. */
+function stoppingFailure(): ApplicationFailure {
+  return ApplicationFailure.retryable(
+    'the worker is stopping; the replication continues on another replica',
+    'WorkerStopping',
+  );
 }

@@ -195,9 +195,11 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     metricsServer,
     done,
     async shutdown() {
+      // Replications hand over (they see `stopping`), the worker stops polling so that their retries
+      // go to another replica, and the bridge stops and releases the Lease meanwhile.
       stopping.abort();
-      await stopLeading();
       if (worker.getState() === 'RUNNING') worker.shutdown();
+      await stopLeading();
       await done;
     },
   };
