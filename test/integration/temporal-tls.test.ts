@@ -29,6 +29,9 @@ import { baseArgs, errorLine, runToExit, startOrchestratorProcess } from './main
 import { uniqueName } from './stack-env.js';
 import { startTlsTemporalServer, type TlsTemporalServer } from './temporal-tls-server.js';
 
+/** The options that make a client trust the test's server: its CA, and the name its certificate carries. */
+const trustOurServer = () => ['--temporal-tls-ca', pki.caCert, '--temporal-tls-server-name', 'localhost'];
+
 let dir: string;
 let pki: Pki;
 /** A second CA with its own client certificate: the server must refuse it. */
@@ -101,10 +104,7 @@ describe('mTLS: the server requires a client certificate from the test CA', () =
         pki.adminCert,
         '--temporal-tls-key',
         pki.adminKey,
-        '--temporal-tls-ca',
-        pki.caCert,
-        '--temporal-tls-server-name',
-        'localhost',
+        ...trustOurServer(),
         '--register-search-attributes',
         ...baseArgs(taskQueue),
       ],
@@ -183,7 +183,7 @@ describe('mTLS: the server requires a client certificate from the test CA', () =
   it.each<[string, () => string[], () => string]>([
     [
       'without a client certificate',
-      () => ['--temporal-tls-ca', pki.caCert, '--temporal-tls-server-name', 'localhost'],
+      () => trustOurServer(),
       () =>
         `(TLS, CA ${pki.caCert}, server name localhost): TLS: tlsv13 alert certificate required (the server requires a client certificate: set --temporal-tls-cert and --temporal-tls-key)`,
     ],
@@ -191,7 +191,7 @@ describe('mTLS: the server requires a client certificate from the test CA', () =
       'with a client certificate from another CA',
       () => [
         ...['--temporal-tls-cert', strangerPki.adminCert, '--temporal-tls-key', strangerPki.adminKey],
-        ...['--temporal-tls-ca', pki.caCert, '--temporal-tls-server-name', 'localhost'],
+        ...trustOurServer(),
       ],
       () =>
         `(TLS, client certificate ${strangerPki.adminCert}, CA ${pki.caCert}, server name localhost): TLS: tlsv1 alert unknown ca (the server does not accept this client certificate: no CA it trusts signed it)`,
@@ -333,10 +333,7 @@ describe('API key: the server checks the bearer token against its JWKS', () => {
         server.address,
         '--temporal-api-key-file',
         keyFile,
-        '--temporal-tls-ca',
-        pki.caCert,
-        '--temporal-tls-server-name',
-        'localhost',
+        ...trustOurServer(),
         '--register-search-attributes',
         ...baseArgs(taskQueue),
       ],
@@ -360,10 +357,7 @@ describe('API key: the server checks the bearer token against its JWKS', () => {
     const r = await runToExit([
       '--temporal-address',
       server.address,
-      '--temporal-tls-ca',
-      pki.caCert,
-      '--temporal-tls-server-name',
-      'localhost',
+      ...trustOurServer(),
       ...baseArgs(uniqueName('tls-nokey')),
     ]);
     expect(r.code).toBe(1);
@@ -379,10 +373,7 @@ describe('API key: the server checks the bearer token against its JWKS', () => {
       server.address,
       '--temporal-api-key-file',
       keyFile,
-      '--temporal-tls-ca',
-      pki.caCert,
-      '--temporal-tls-server-name',
-      'localhost',
+      ...trustOurServer(),
       ...baseArgs(uniqueName('tls-badkey')),
     ]);
     expect(r.code).toBe(1);
@@ -425,10 +416,7 @@ describe('API key: the server checks the bearer token against its JWKS', () => {
         server.address,
         '--temporal-namespace',
         namespace,
-        '--temporal-tls-ca',
-        pki.caCert,
-        '--temporal-tls-server-name',
-        'localhost',
+        ...trustOurServer(),
         '--register-search-attributes',
         ...baseArgs(uniqueName('tls-write')),
       ],
