@@ -15,13 +15,7 @@
 import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  V1MicroTime,
-  type V1ConfigMap,
-} from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, V1MicroTime, type V1ConfigMap } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { workflowIdOf } from '../../src/api/contract.js';
 import {
@@ -29,22 +23,24 @@ import {
   ownerLabelValue,
 } from '../../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import { stackDir } from '../../tools/stack/paths.js';
-import { createClusterAssets, deleteAllOurs, eventually, managementClients, target } from './resources.js';
+import {
+  clusterClients,
+  createClusterAssets,
+  deleteAllOurs,
+  eventually,
+  managementClients,
+  target,
+} from './resources.js';
 import { INSTALL_NAMESPACE, orchestratorKubeconfigFile } from './rbac.js';
 import { stackEnv, uniqueName } from './stack-env.js';
 import { WorkerProcess } from './worker-process.js';
 
 const env = stackEnv();
-const { custom } = managementClients();
-const kube = (file: string) => {
-  const k = new KubeConfig();
-  k.loadFromFile(file);
-  return k;
-};
-const mgmt = kube(env.MANAGEMENT_KUBECONFIG).makeApiClient(CoreV1Api);
-const leases = kube(env.MANAGEMENT_KUBECONFIG).makeApiClient(CoordinationV1Api);
-const src = kube(env.SOURCE_KUBECONFIG).makeApiClient(CoreV1Api);
-const dst = kube(env.DESTINATION_KUBECONFIG).makeApiClient(CoreV1Api);
+const { custom, kc: management } = managementClients();
+const mgmt = management.makeApiClient(CoreV1Api);
+const leases = management.makeApiClient(CoordinationV1Api);
+const src = clusterClients(env.SOURCE_KUBECONFIG).core;
+const dst = clusterClients(env.DESTINATION_KUBECONFIG).core;
 
 const ns = uniqueName('replicas');
 const appNs = uniqueName('replicas-app');
