@@ -34,7 +34,6 @@ import {
 import { stackEnv, uniqueName } from './stack-env.js';
 import { orchestratorKubeConfig } from './rbac.js';
 
-
 const env = stackEnv();
 const { kc, custom } = managementClients();
 const mgmtCore = kc.makeApiClient(CoreV1Api);
