@@ -86,6 +86,7 @@ const USAGE = `usage: npm run bench -- [options]        (each option also reads 
   --scrape-every-ms N    (e): scrape the orchestrator's /metrics this often during the second live run (default 100)
   --cpu-prof             write a V8 CPU profile of the orchestrator process to bench-results/
   --node-flags FLAGS     extra node flags for the orchestrator, to try a setting (default none, as in the image)
+  --log-level LEVEL      the orchestrator's --log-level (default warn); info puts the start-up timeline of (a) in its log
   --skip-build           use the dist/ that is there instead of running npm run build first`;
 
 interface Params {
@@ -104,6 +105,7 @@ interface Params {
   cpuProf: boolean;
   nodeFlags: string[];
   skipBuild: boolean;
+  logLevel: string;
 }
 
 function parseParams(): Params {
@@ -125,6 +127,7 @@ function parseParams(): Params {
       'cpu-prof': { type: 'boolean' },
       'node-flags': { type: 'string' },
       'skip-build': { type: 'boolean' },
+      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -161,6 +164,7 @@ function parseParams(): Params {
     cpuProf: values['cpu-prof'] ?? process.env.BENCH_CPU_PROF === '1',
     nodeFlags: (values['node-flags'] ?? process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
     skipBuild: values['skip-build'] ?? process.env.BENCH_SKIP_BUILD === '1',
+    logLevel: values['log-level'] ?? process.env.BENCH_LOG_LEVEL ?? 'warn',
   };
   if (p.namespaces > p.objects) throw new Error('--namespaces must not exceed --objects');
   for (const s of p.skip)
@@ -375,7 +379,7 @@ async function main(): Promise<number> {
         '--namespaces',
         mgmtNs,
         '--log-level',
-        'warn',
+        params.logLevel,
         '--metrics-address',
         '127.0.0.1',
         '--metrics-port',
