@@ -468,7 +468,10 @@ async function main(): Promise<number> {
       },
     });
     // Milestones from the LiveSynchronization's status, polled while the destination fills.
-    const milestones: Record<string, number | string | undefined> = {};
+    // createdAt: to line the orchestrator's log (--log-level info) up with the milestones.
+    const milestones: Record<string, number | string | undefined> = {
+      createdAt: new Date(aStart).toISOString(),
+    };
     let lastProgress = Date.now();
     const aDeadline = aStart + params.convergeTimeoutSeconds * 1000;
     while (arrivedKeys.size < expected.size && Date.now() < aDeadline) {

@@ -14,6 +14,7 @@
 import { CoreV1Api, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { KeyedQueue } from '../../kube/queue.js';
+import { pool } from '../../pool.js';
 import { resolveType, TYPE_NOT_SERVED, type ServedType } from '../../kube/discovery.js';
 import { resolveTypeLogged } from '../../kube/logged.js';
 import { isConflict, isNotFound, kubeErrorText, statusOf } from '../../kube/errors.js';
@@ -452,6 +453,7 @@ export class TypeReplicator {
     const keys = new Set(owned);
     for (const view of views.values()) for (const k of view.objects.keys()) keys.add(k);
     const now = Date.now();
+    const toWriteIn = new Set<string>();
     for (const key of keys) {
       const selected = selectEntry(this.rules, key, this.state);
       const drift = !selected
@@ -459,10 +461,30 @@ export class TypeReplicator {
         : !this.isCurrent(key, selected.rule, selected.object) &&
           (this.written.has(key) ? 'outdated' : 'missing');
       if (drift) this.opts.onEvent?.({ type: 'drift', namespace: namespaceOf(key), action: drift });
-      if (selected && drift) this.seenAt.set(key, now);
+      if (selected && drift) {
+        this.seenAt.set(key, now);
+        toWriteIn.add(namespaceOf(key));
+      }
       this.queue.add(key);
     }
+    this.prepareNamespaces(toWriteIn);
     for (const view of [...views.values(), ...this.namespaceViews.values()]) view.watch();
+  }
+
+  /**
+   * Checks (and, when forced, creates) the destination namespaces the writes will need, ahead of
+   * them and `concurrency` at a time. The queue takes keys in namespace order, so without this
+   * every writer waits on one namespace check after the other (two round trips per namespace,
+   * 500 times over at 500 namespaces). A failed check is left to the write, which retries it and
+   * reports it.
+   */
+  private prepareNamespaces(namespaces: Iterable<string>): void {
+    if (!this.discovered?.namespaced) return;
+    const unknown = [...namespaces].filter((ns) => ns && !this.knownDestinationNamespaces.has(ns));
+    if (unknown.length === 0) return;
+    void pool(unknown, this.opts.concurrency, async (ns) => {
+      if (!this.stopped) await this.ensureNamespace(ns).catch(() => false);
+    });
   }
 
   private async discover(): Promise<Discovered> {
