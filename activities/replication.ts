@@ -23,6 +23,9 @@ import {
   ReplicationRun,
   type ReplicationReport,
 } from '../src/plugins/kubernetes-objects-to-kubernetes/run.js';
+import type { Comparison } from '../src/plugins/kubernetes-objects-to-kubernetes/engine.js';
+import { COMPARE_ANNOTATION } from '../src/plugins/kubernetes-objects-to-kubernetes/drift.js';
+import { recordEvent } from '../src/kube/events.js';
 import { isOwnedBy } from '../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import { getCustomObject, patchStatus, serverSideApply } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
@@ -44,12 +47,15 @@ export interface ReplicationActivityDeps {
   metrics: Metrics;
   /** Aborted when the process starts stopping: the replication hands over (see ActivityDeps). */
   stopping?: AbortSignal;
+  /** Names this process in Kubernetes Events (drift found). */
+  instance?: string;
 }
 
 /** Builds the replication activities. */
 export function createReplicationActivities(deps: ReplicationActivityDeps) {
   const { assets } = deps;
   const custom = deps.management.makeApiClient(CustomObjectsApi);
+  const core = deps.management.makeApiClient(CoreV1Api);
 
   /** The recovery Task's coordinates: the LiveSynchronization's own namespace and name. */
   function recoveryTaskRef(ref: ResourceRef) {
@@ -153,6 +159,20 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       // observability.enabled: series per object namespace; .interval: how often the gauges are recounted.
       const observability = observabilitySettings(config.observability);
       const recorder = liveSyncRecorder(deps.metrics, owner, observability);
+      // A comparison that found drift is an Event on the LiveSynchronization, naming the first objects.
+      const onComparison = (comparison: Comparison) => {
+        if (comparison.clean) return;
+        void recordEvent(
+          core,
+          ref,
+          { type: 'Warning', reason: 'DriftDetected', message: comparison.message },
+          deps.instance ?? 'resiliency-orchestrator',
+          log,
+        );
+      };
+      const previous = (self?.status as { replication?: ReplicationReport } | undefined)?.replication;
+      // The start comparison answers a request made before it.
+      let comparisonRequest = self?.metadata.annotations?.[COMPARE_ANNOTATION];
       const run = new ReplicationRun({
         owner,
         config,
@@ -162,6 +182,9 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         log,
         lastUpdate: lastUpdateOf(self?.metadata.annotations),
         observe: (gvr, event) => recorder.event(gvr, event),
+        onComparison,
+        lastCleanComparisonTime: previous?.lastCleanComparisonTime,
+        comparisonRequest,
       });
       let lastCounts = 0;
       const recount = () => {
@@ -174,6 +197,20 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           current = await getCustomObject(custom, 'LiveSynchronization', r.namespace, r.name);
         } catch {
           return false; // unreachable now: keep replicating, ask again in a second
+        }
+        // A new value of the compare annotation: compare now (in the background; heartbeats go on).
+        const request = current?.metadata.annotations?.[COMPARE_ANNOTATION];
+        if (request && request !== comparisonRequest) {
+          comparisonRequest = request;
+          log.info({ request }, 'comparison of source, destination and bucket asked for');
+          run
+            .compareNow(request)
+            .catch((err: unknown) =>
+              log.warn(
+                { err: (err as Error).message },
+                'comparison asked for failed; the next resync compares again',
+              ),
+            );
         }
         return (
           !current ||

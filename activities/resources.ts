@@ -10,7 +10,7 @@ import { checkAsset, type AssetCheck } from '../src/assets/probe.js';
 
 export type { AssetCheck } from '../src/assets/probe.js';
 import { ApplicationFailure } from '@temporalio/common';
-import { API_VERSION, kindInfo, type ResourceRef } from '../src/api/kinds.js';
+import type { ResourceRef } from '../src/api/kinds.js';
 import type {
   CommonStatus,
   PluginSpec,
@@ -20,10 +20,11 @@ import type {
 } from '../src/api/types.js';
 import { validateResource as validate, type ResourceValidation } from '../src/validate.js';
 import { taskRunRestart } from '../src/api/restart.js';
-import { isNotFound, kubeErrorText } from '../src/kube/errors.js';
+import { isNotFound } from '../src/kube/errors.js';
 import type { Logger } from '../src/logger.js';
 import { referencesOf, type Problem } from '../src/plugins/index.js';
 import { patchStatus } from '../src/kube/objects.js';
+import { recordEvent, type ResourceEvent } from '../src/kube/events.js';
 import { FailureType } from '../src/api/errors.js';
 import type { Metrics } from '../src/metrics/metrics.js';
 
@@ -40,11 +41,7 @@ export interface ResourceActivityDeps {
 }
 
 /** A Kubernetes Event to emit about a resource. */
-export interface ResourceEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
+export type { ResourceEvent } from '../src/kube/events.js';
 
 /** Builds the resource activities. */
 export function createResourceActivities(deps: ResourceActivityDeps) {
@@ -137,7 +134,6 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
       event?: ResourceEvent;
     }): Promise<void> {
       const { ref } = input;
-      const { group } = kindInfo(ref.kind);
       const current = await getResource(ref.kind, ref.namespace, ref.name);
       if (!current || current.metadata.uid !== ref.uid) return;
       try {
@@ -146,33 +142,7 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
         if (!isNotFound(err)) throw err;
         return;
       }
-      if (input.event) {
-        const now = new Date().toISOString();
-        await core
-          .createNamespacedEvent({
-            namespace: ref.namespace,
-            body: {
-              metadata: { generateName: `${ref.name}.`, namespace: ref.namespace },
-              involvedObject: {
-                apiVersion: `${group}/${API_VERSION}`,
-                kind: ref.kind,
-                name: ref.name,
-                namespace: ref.namespace,
-                uid: ref.uid,
-              },
-              type: input.event.type,
-              reason: input.event.reason,
-              message: input.event.message.slice(0, 1024),
-              firstTimestamp: now as unknown as Date,
-              lastTimestamp: now as unknown as Date,
-              count: 1,
-              source: { component: 'resiliency-orchestrator' },
-              reportingComponent: 'resiliency-orchestrator',
-              reportingInstance: deps.instance,
-            },
-          })
-          .catch((err) => deps.log.warn({ err: kubeErrorText(err), ref }, 'error creating event'));
-      }
+      if (input.event) await recordEvent(core, ref, input.event, deps.instance, deps.log);
     },
   };
 }

@@ -5,9 +5,9 @@
  * when the server says that version is gone (an ERROR event, 410 after compaction) does it list
  * again, and then it reports every key that appeared, changed or disappeared meanwhile.
  */
-import { KubernetesObjectApi, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { backoffDelay } from '../api/backoff.js';
-import { listAllPages } from './list.js';
+import { listPages } from './raw-list.js';
 import { kubeErrorText, statusOf } from './errors.js';
 import type { Logger } from '../logger.js';
 import type { KubeObject } from '../plugins/kubernetes-objects-to-kubernetes/transform.js';
@@ -53,25 +53,39 @@ const RESUME = { initialMs: 200, maxMs: 5000 };
 export class Reflector {
   /** Every object seen, by `namespace/name`, with apiVersion and kind set. */
   readonly objects = new Map<string, KubeObject>();
-  private readonly api: KubernetesObjectApi;
   /** The running watch's abort, if any. */
   private current?: AbortController;
   private resourceVersion = '';
   private stopped = false;
 
-  constructor(private readonly opts: ReflectorOptions) {
-    this.api = KubernetesObjectApi.makeApiClient(opts.kubeconfig);
-  }
+  constructor(private readonly opts: ReflectorOptions) {}
 
-  /** Lists once (filling {@link Reflector.objects}); call {@link Reflector.watch} after. */
-  async list(): Promise<void> {
-    const { items, resourceVersion } = await listAllPages<KubeObject>(
-      this.api,
-      this.opts.type,
-      this.opts.labelSelector,
+  /**
+   * Lists once, page by page (filling {@link Reflector.objects} as pages come, each page's keys
+   * passed to `onPage` once they are in), as the server wrote the objects (plain JSON); call
+   * {@link Reflector.watch} after.
+   */
+  async list(onPage?: (keys: string[]) => void | Promise<void>): Promise<void> {
+    // The first list fills the map as pages come; a list again (after 410 Gone) builds a new one
+    // and swaps it in at once, so no reader ever sees an object missing that is still there.
+    const into = this.objects.size === 0 ? this.objects : new Map<string, KubeObject>();
+    const { resourceVersion } = await listPages<KubeObject>(
+      this.opts.kubeconfig,
+      { path: this.opts.type.path, labelSelector: this.opts.labelSelector },
+      async (page) => {
+        const keys: string[] = [];
+        for (const item of page.items) {
+          const key = keyOf(item);
+          into.set(key, this.typed(item));
+          keys.push(key);
+        }
+        await onPage?.(keys);
+      },
     );
-    this.objects.clear();
-    for (const item of items) this.objects.set(keyOf(item), this.typed(item));
+    if (into !== this.objects) {
+      this.objects.clear();
+      for (const [key, object] of into) this.objects.set(key, object);
+    }
     this.resourceVersion = resourceVersion;
   }
 
@@ -86,8 +100,14 @@ export class Reflector {
     this.current?.abort();
   }
 
+  /**
+   * The object with apiVersion and kind first (a list's items have none, a watch event's have
+   * them first), so one version of an object is the same bytes however it came.
+   */
   private typed(o: KubeObject): KubeObject {
-    return { ...o, apiVersion: this.opts.type.apiVersion, kind: this.opts.type.kind };
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { apiVersion, kind, ...rest } = o;
+    return { apiVersion: this.opts.type.apiVersion, kind: this.opts.type.kind, ...rest };
   }
 
   /** Lists again after 410 Gone and reports every key that is new, gone or possibly changed. */

@@ -11,8 +11,13 @@
  * object never overlap). Every start converges (additive and subtractive), so a crash, an expired
  * watch or an outage heals without waiting for a resync.
  */
-import { CoreV1Api, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
-import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig } from '@kubernetes/client-node';
+import {
+  DeleteObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { KeyedQueue } from '../../kube/queue.js';
 import { pool } from '../../pool.js';
 import { resolveType, TYPE_NOT_SERVED, type ServedType } from '../../kube/discovery.js';
@@ -23,10 +28,23 @@ import type { EntryProblem } from './conditions.js';
 import type { Logger } from '../../logger.js';
 import type { LastUpdate } from '../../webhook/audit.js';
 import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';
-import { objectKey, type GVR } from '../../bucket/layout.js';
+import { liveSyncPrefix, objectKey, parseObjectKey, resourceFolder, type GVR } from '../../bucket/layout.js';
 import { keyOf, Reflector, type ReflectedType } from '../../kube/reflector.js';
-import { listAllPages } from '../../kube/list.js';
-import { serverSideApply } from '../../kube/objects.js';
+import { listAll } from '../../kube/raw-list.js';
+import { FIELD_MANAGER, serverSideApply } from '../../kube/objects.js';
+import {
+  compareCopy,
+  DRIFT_KINDS,
+  driftMessage,
+  etagMatches,
+  isClean,
+  noDrift,
+  originalBody,
+  type CopyDifference,
+  type DriftCounts,
+  type DriftedObject,
+  type DriftKind,
+} from './drift.js';
 import {
   isNewerVersion,
   isOwnedBy,
@@ -50,6 +68,29 @@ export interface ResourceStats {
   /** The last problem, named: an unserved type, a patch that does not apply, a missing namespace. */
   lastError?: string;
   lastEventTime?: string;
+  /** What the last comparison of source, destination and bucket found for this entry (see drift.ts). */
+  drift?: EntryDrift;
+}
+
+/** The drift of one entry at its type's last comparison, and the hand edits reverted since. */
+export interface EntryDrift extends DriftCounts {
+  /** When the comparison was made (the start of a run, or one asked for). */
+  comparedAt: string;
+  /** Stale copies rewritten from the source since that comparison. */
+  reverted: number;
+}
+
+/** What one comparison of a type found: counts per entry (in this type's rule order) and named objects. */
+export interface Comparison {
+  gvr: GVR;
+  comparedAt: string;
+  clean: boolean;
+  /** The drift over every entry of the type. */
+  total: DriftCounts;
+  /** The first drifted objects (bounded), for logs and Events. */
+  examples: DriftedObject[];
+  /** One line naming the counts and the first objects. */
+  message: string;
 }
 
 /** Why a replication step failed: the `reason` of {@link ReplicationEvent} `error` (a bounded set). */
@@ -82,7 +123,25 @@ export type ReplicationEvent =
   | { type: 'error'; namespace: string; reason: ReplicationErrorReason }
   | { type: 'upload'; namespace: string; ok: boolean }
   | { type: 'lag'; namespace: string; ms: number }
-  | { type: 'drift'; namespace: string; action: 'missing' | 'outdated' | 'orphaned' };
+  | { type: 'drift'; namespace: string; action: DriftAction };
+
+/** The `action` of a drift event (a metric label): what a comparison found about one object. */
+export type DriftAction =
+  'missing' | 'outdated' | 'orphaned' | 'stale' | 'bucket_missing' | 'bucket_stale' | 'bucket_extra';
+
+/** The metric label of each kind of drift. */
+const DRIFT_ACTION: Record<DriftKind, DriftAction> = {
+  missing: 'missing',
+  extra: 'orphaned',
+  outdated: 'outdated',
+  stale: 'stale',
+  bucketMissing: 'bucket_missing',
+  bucketStale: 'bucket_stale',
+  bucketExtra: 'bucket_extra',
+};
+
+/** Drifted objects named in log lines (each) and in a comparison's Event, per type and comparison. */
+const NAMED_DRIFT = 20;
 
 /** Objects of one namespace ('' for cluster-scoped ones) by state, over every entry of a type. */
 export interface NamespaceCounts {
@@ -120,6 +179,8 @@ export interface ReplicatorOptions {
   onLag?: (ms: number) => void;
   /** Called with what the engine does (writes, errors, uploads, lag, drift), for the metrics. */
   onEvent?: (event: ReplicationEvent) => void;
+  /** Called after each comparison of source, destination and bucket (each start, and on request). */
+  onComparison?: (comparison: Comparison) => void;
   /** How a failed start (type not served, list refused) is tried again. Default 5 s, doubling to 60 s. */
   startRetry?: Backoff;
 }
@@ -143,6 +204,26 @@ interface ObjectChange {
 interface Failure {
   message: string;
   lasting: boolean;
+}
+
+/** One comparison while it is made: the destination's copies and the bucket's originals as listed. */
+interface ComparisonRun {
+  comparedAt: string;
+  /** Our copies in the destination, by key. */
+  owned: Map<string, KubeObject>;
+  /** The bucket's originals of this type, by key, with their ETag; undefined without a bucket. */
+  originals?: Map<string, string | undefined>;
+  /** What was found, by key. */
+  drifted: Map<string, DriftedObject[]>;
+}
+
+/** The last comparison of a type, as status reports it. */
+interface LastComparison {
+  comparedAt: string;
+  /** Drift per rule position. */
+  counts: DriftCounts[];
+  /** Stale copies rewritten since, per rule position. */
+  reverted: number[];
 }
 
 /** The namespace part of a key (`namespace/name`; '' for a cluster-scoped object). */
@@ -178,6 +259,17 @@ export class TypeReplicator {
   private readonly state: SourceState<KubeObject>;
   private discovered?: Discovered;
   private stopped = false;
+  /** While the first lists page, a key that no view selects yet may still come: nothing is pruned. */
+  private listing = false;
+  /** Copies the last comparison found edited by hand: rewritten although their version is current. */
+  private readonly staleCopies = new Map<string, CopyDifference>();
+  /** Keys whose bucket original is missing or stale: uploaded again even when the copy is current. */
+  private readonly bucketRepairs = new Set<string>();
+  /** Keys with an original in the bucket and neither a selected source object nor a copy. */
+  private readonly bucketExtras = new Set<string>();
+  private lastComparison?: LastComparison;
+  /** A comparison asked for while another runs waits for it. */
+  private comparing?: Promise<Comparison | undefined>;
   private startError?: string;
   private retryTimer?: NodeJS.Timeout;
   private lastEventTime?: string;
@@ -277,7 +369,18 @@ export class TypeReplicator {
       if (failure) c.lastError = failure.message;
     }
     if (this.startError) for (const c of counts) c.lastError = this.startError;
+    const last = this.lastComparison;
+    if (last)
+      counts.forEach((c, i) => {
+        c.drift = { ...last.counts[i], comparedAt: last.comparedAt, reverted: last.reverted[i] };
+      });
     return counts;
+  }
+
+  /** The time of this type's last comparison and whether it was clean; undefined before the first. */
+  comparisonState(): { comparedAt: string; clean: boolean } | undefined {
+    const last = this.lastComparison;
+    return last && { comparedAt: last.comparedAt, clean: last.counts.every(isClean) };
   }
 
   /** The same counts as {@link TypeReplicator.stats}, over every entry, by object namespace. */
@@ -396,43 +499,104 @@ export class TypeReplicator {
         }),
       );
     }
-    // Both sides at once: the first write waits for every list.
     const listed = (log: Logger, count: number, labelSelector?: string) =>
       count
         ? log.info({ count, labelSelector }, 'listed objects in cluster')
         : log.info({ labelSelector }, 'list objects not found in cluster');
-    const listFailed = (log: Logger, err: unknown) => {
-      this.startError =
-        (err as Error).name === TYPE_NOT_SERVED
-          ? (err as Error).message
-          : `listing ${typeName(this.gvr)}: ${kubeErrorText(err)}`;
-      this.opts.onEvent?.({ type: 'error', namespace: '', reason: 'list' });
-      log.error({ err: kubeErrorText(err) }, 'error listing objects in cluster');
-      throw err;
-    };
-    const [{ items: destination }] = await Promise.all([
+    this.objectViews = views;
+    this.listing = true;
+    try {
+      // The destination and the bucket first (a page each when they are empty); the source page by
+      // page: each page is compared with them and queued as it comes, so writes start while the
+      // source is still listing. What no entry selects is decided once every page is in.
+      const targets = this.readTargets();
+      await Promise.all([
+        targets,
+        ...[...views].map(async ([selector, view]) => {
+          const labelSelector = selector || undefined;
+          this.sourceLog.info({ labelSelector }, 'listing objects in cluster');
+          await view
+            .list(async (keys) => {
+              const run = await targets.catch(() => undefined);
+              if (!run || this.stopped) return;
+              const toWriteIn = new Set<string>();
+              for (const key of keys) {
+                this.compareKey(run, key);
+                if (run.drifted.has(key)) toWriteIn.add(namespaceOf(key));
+                this.queue.add(key);
+              }
+              this.prepareNamespaces(toWriteIn);
+            })
+            .catch((err: unknown) => this.listFailed(this.sourceLog, err));
+          listed(this.sourceLog, view.objects.size, labelSelector);
+        }),
+      ]);
+      if (this.stopped) return;
+      this.listing = false;
+      this.finishComparison(await targets);
+    } finally {
+      this.listing = false;
+    }
+    for (const view of [...views.values(), ...this.namespaceViews.values()]) view.watch();
+  }
+
+  /** Records a failed list as the type's start error, reports it, and throws it on. */
+  private listFailed(log: Logger, err: unknown): never {
+    this.startError =
+      (err as Error).name === TYPE_NOT_SERVED
+        ? (err as Error).message
+        : `listing ${typeName(this.gvr)}: ${kubeErrorText(err)}`;
+    this.opts.onEvent?.({ type: 'error', namespace: '', reason: 'list' });
+    log.error({ err: kubeErrorText(err) }, 'error listing objects in cluster');
+    throw err;
+  }
+
+  /**
+   * Compares source, destination and bucket now (what a user asks for with the compare
+   * annotation): lists the destination and the bucket again and queues every repair. Undefined
+   * while the type has not started.
+   */
+  compareNow(): Promise<Comparison | undefined> {
+    this.comparing ??= (async () => {
+      const d = this.discovered;
+      if (!d || this.listing || this.stopped || this.startError) return undefined;
+      const run = await this.readTargets();
+      const keys = new Set(run.owned.keys());
+      for (const view of this.objectViews.values()) for (const k of view.objects.keys()) keys.add(k);
+      for (const key of keys) {
+        this.compareKey(run, key);
+        if (run.drifted.has(key)) this.queue.add(key);
+      }
+      return this.finishComparison(run);
+    })().finally(() => (this.comparing = undefined));
+    return this.comparing;
+  }
+
+  /**
+   * Lists the destination's objects of the type (ours are tracked; the rest are never touched) and
+   * the bucket's originals, for a comparison.
+   */
+  private async readTargets(): Promise<ComparisonRun> {
+    const [destination, originals] = await Promise.all([
       (async () => {
         this.destinationLog.info('listing objects in cluster');
-        const list = await listAllPages<KubeObject>(this.dst, discovered).catch(async (err: unknown) =>
-          listFailed(
-            this.destinationLog,
-            (statusOf(err) === 404 && (await this.notServedByDestination())) || err,
-          ),
+        const list = await listAll<KubeObject>(this.opts.destination, { path: this.path() }).catch(
+          async (err: unknown) =>
+            this.listFailed(
+              this.destinationLog,
+              (statusOf(err) === 404 && (await this.notServedByDestination())) || err,
+            ),
         );
-        listed(this.destinationLog, list.items.length);
-        return list;
+        if (list.items.length)
+          this.destinationLog.info({ count: list.items.length }, 'listed objects in cluster');
+        else this.destinationLog.info('list objects not found in cluster');
+        return list.items;
       })(),
-      ...[...views].map(async ([selector, view]) => {
-        const labelSelector = selector || undefined;
-        this.sourceLog.info({ labelSelector }, 'listing objects in cluster');
-        await view.list().catch((err: unknown) => listFailed(this.sourceLog, err));
-        listed(this.sourceLog, view.objects.size, labelSelector);
-      }),
+      this.listOriginals(),
     ]);
-    if (this.stopped) return;
-    this.objectViews = views;
-    // Every destination object of the type: ours are tracked, the rest are never touched.
-    const owned: string[] = [];
+    const owned = new Map<string, KubeObject>();
+    this.written.clear();
+    this.foreign.clear();
     for (const item of destination) {
       const key = keyOf(item);
       if (!isOwnedBy(item, this.opts.owner)) {
@@ -443,32 +607,144 @@ export class TypeReplicator {
         );
         continue;
       }
-      this.foreign.delete(key);
-      owned.push(key);
+      // A list's items have no apiVersion and kind; the copy we would write has them.
+      owned.set(key, { apiVersion: this.discovered?.apiVersion, kind: this.discovered?.kind, ...item });
       const annotations = item.metadata?.annotations ?? {};
       const version = annotations[SOURCE_VERSION_ANNOTATION];
       if (version)
         this.written.set(key, { version, transformation: annotations[TRANSFORMATION_ANNOTATION] ?? '' });
     }
-    const keys = new Set(owned);
-    for (const view of views.values()) for (const k of view.objects.keys()) keys.add(k);
-    const now = Date.now();
-    const toWriteIn = new Set<string>();
-    for (const key of keys) {
-      const selected = selectEntry(this.rules, key, this.state);
-      const drift = !selected
-        ? this.written.has(key) && 'orphaned'
-        : !this.isCurrent(key, selected.rule, selected.object) &&
-          (this.written.has(key) ? 'outdated' : 'missing');
-      if (drift) this.opts.onEvent?.({ type: 'drift', namespace: namespaceOf(key), action: drift });
-      if (selected && drift) {
-        this.seenAt.set(key, now);
-        toWriteIn.add(namespaceOf(key));
-      }
-      this.queue.add(key);
+    return { comparedAt: new Date().toISOString(), owned, originals, drifted: new Map() };
+  }
+
+  /** The bucket's originals of this type by key, with their ETags; undefined without a bucket. */
+  private async listOriginals(): Promise<Map<string, string | undefined> | undefined> {
+    const bucket = this.opts.bucket;
+    if (!bucket) return undefined;
+    const prefix = `${liveSyncPrefix(bucket.liveSync)}${resourceFolder(this.gvr)}/`;
+    const originals = new Map<string, string | undefined>();
+    let token: string | undefined;
+    try {
+      do {
+        const page = await bucket.client.send(
+          new ListObjectsV2Command({ Bucket: bucket.name, Prefix: prefix, ContinuationToken: token }),
+        );
+        for (const o of page.Contents ?? []) {
+          const parsed = o.Key && parseObjectKey(o.Key);
+          if (parsed) originals.set(`${parsed.namespace ?? ''}/${parsed.name}`, o.ETag);
+        }
+        token = page.NextContinuationToken;
+      } while (token);
+    } catch (err) {
+      this.opts.onEvent?.({ type: 'error', namespace: '', reason: 'bucket' });
+      this.bucketLog.error(
+        { err: kubeErrorText(err), bucketObject: { path: prefix } },
+        'error listing objects in bucket',
+      );
+      throw err;
     }
-    this.prepareNamespaces(toWriteIn);
-    for (const view of [...views.values(), ...this.namespaceViews.values()]) view.watch();
+    return originals;
+  }
+
+  /** What the destination copy of `source` would be under `rule`. */
+  private desired(rule: EntryRule, source: KubeObject) {
+    return toDestination(source, this.opts.owner, {
+      ops: rule.entry.transformation?.patch,
+      skipIfNotFoundOnDelete: rule.entry.transformation?.patchOptions?.skipIfNotFoundOnDelete,
+      id: rule.transformation,
+    });
+  }
+
+  /**
+   * Compares one selected source object with its copy and its original, and records what differs:
+   * a copy missing, outdated (another version or transformation) or stale (edited by hand: it is
+   * rewritten although its version is current), an original missing or stale (uploaded again).
+   * A key no entry selects is left to {@link TypeReplicator.finishComparison}.
+   */
+  private compareKey(run: ComparisonRun, key: string): void {
+    const selected = selectEntry(this.rules, key, this.state);
+    if (!selected) return;
+    const found: DriftedObject[] = [];
+    const copy = run.owned.get(key);
+    if (!this.foreign.has(key)) {
+      if (!copy) found.push({ key, kind: 'missing' });
+      else if (!this.isCurrent(key, selected.rule, selected.object)) found.push({ key, kind: 'outdated' });
+      else {
+        const out = this.desired(selected.rule, selected.object);
+        const difference = out.ok ? compareCopy(out.object, copy) : undefined;
+        if (difference) {
+          found.push({ key, kind: 'stale', path: difference.path });
+          this.staleCopies.set(key, difference);
+        }
+      }
+    }
+    if (run.originals) {
+      if (!run.originals.has(key)) found.push({ key, kind: 'bucketMissing' });
+      else if (etagMatches(run.originals.get(key), originalBody(selected.object)) === false)
+        found.push({ key, kind: 'bucketStale' });
+      if (found.some((f) => f.kind.startsWith('bucket'))) this.bucketRepairs.add(key);
+    }
+    if (found.some((f) => f.kind === 'missing' || f.kind === 'outdated')) this.seenAt.set(key, Date.now());
+    if (found.length) run.drifted.set(key, found);
+    else run.drifted.delete(key);
+  }
+
+  /**
+   * Ends a comparison once every source page is in: copies and originals of objects that no entry
+   * selects are drift too (queued to be pruned). Records the counts for status, names the first
+   * drifted objects in the log, and reports the comparison.
+   */
+  private finishComparison(run: ComparisonRun): Comparison {
+    for (const key of run.owned.keys())
+      if (!selectEntry(this.rules, key, this.state)) {
+        run.drifted.set(key, [{ key, kind: 'extra' }]);
+        this.queue.add(key);
+      }
+    for (const key of run.originals?.keys() ?? [])
+      if (!run.owned.has(key) && !selectEntry(this.rules, key, this.state)) {
+        run.drifted.set(key, [{ key, kind: 'bucketExtra' }]);
+        this.bucketExtras.add(key);
+        this.queue.add(key);
+      }
+    const position = new Map(this.rules.map((r, i) => [r.index, i]));
+    const counts = this.rules.map(() => noDrift());
+    const total = noDrift();
+    const examples: DriftedObject[] = [];
+    for (const [key, found] of run.drifted) {
+      const at = position.get(selectEntry(this.rules, key, this.state)?.rule.index ?? -1) ?? 0;
+      for (const f of found) {
+        counts[at][f.kind]++;
+        total[f.kind]++;
+        if (examples.length < NAMED_DRIFT) examples.push(f);
+        this.opts.onEvent?.({ type: 'drift', namespace: namespaceOf(key), action: DRIFT_ACTION[f.kind] });
+      }
+    }
+    this.lastComparison = { comparedAt: run.comparedAt, counts, reverted: this.rules.map(() => 0) };
+    const clean = isClean(total);
+    const message = clean
+      ? `${typeName(this.gvr)}: no drift`
+      : driftMessage(typeName(this.gvr), total, examples);
+    if (clean)
+      this.log.info({ comparedAt: run.comparedAt }, 'source, destination and bucket compared: no drift');
+    else {
+      for (const e of examples)
+        this.log.warn(
+          { drift: { kind: e.kind, path: e.path }, object: this.identity(undefined, e.key) },
+          'drift found',
+        );
+      const counted = Object.fromEntries(DRIFT_KINDS.filter((k) => total[k]).map((k) => [k, total[k]]));
+      this.log.warn({ drift: counted, comparedAt: run.comparedAt }, `drift found: ${message}`);
+    }
+    const comparison: Comparison = {
+      gvr: this.gvr,
+      comparedAt: run.comparedAt,
+      clean,
+      total,
+      examples,
+      message,
+    };
+    this.opts.onComparison?.(comparison);
+    return comparison;
   }
 
   /**
@@ -636,7 +912,15 @@ export class TypeReplicator {
       : undefined;
     if (!selected) {
       this.failed.delete(key);
-      if (!this.written.has(key)) return;
+      // While the source still lists, a key may be selected by a page still to come.
+      if (this.listing) return;
+      this.staleCopies.delete(key);
+      this.bucketRepairs.delete(key);
+      if (!this.written.has(key)) {
+        // An original left in the bucket for an object that is gone: pruned like a copy's.
+        if (bucketKey && this.bucketExtras.delete(key)) await this.deleteOriginal(key, bucketKey);
+        return;
+      }
       // Gone from the source (rather than out of every entry's filters): the seed's not-found line.
       if (![...this.objectViews.values()].some((v) => v.objects.has(key)))
         this.sourceLog.info(
@@ -647,13 +931,23 @@ export class TypeReplicator {
       return;
     }
     const { rule, object: source } = selected;
+    this.bucketExtras.delete(key);
     const sourceVersion = source.metadata?.resourceVersion;
     const previous = this.written.get(key);
+    const edited = this.staleCopies.get(key);
     if (previous) {
       if (previous.version === sourceVersion) {
-        if (previous.transformation === rule.transformation) {
+        if (previous.transformation === rule.transformation && !edited) {
           this.seenAt.delete(key);
-          return; // already written
+          // Written already; the original may still be missing or stale in the bucket.
+          if (bucketKey && this.bucketRepairs.has(key)) {
+            await this.upload(bucketKey, source, ns, {
+              event: { type: 'update' },
+              sourceObject: this.identity(source, key),
+            });
+            this.bucketRepairs.delete(key);
+          }
+          return;
         }
       } else if (!isNewerVersion(sourceVersion, previous.version)) return; // stale
     }
@@ -671,11 +965,7 @@ export class TypeReplicator {
       this.fail(key, { message, lasting: true }, 'namespace_missing');
       return { requeueAfterMs: 5000 };
     }
-    const out = toDestination(source, this.opts.owner, {
-      ops: rule.entry.transformation?.patch,
-      skipIfNotFoundOnDelete: rule.entry.transformation?.patchOptions?.skipIfNotFoundOnDelete,
-      id: rule.transformation,
-    });
+    const out = this.desired(rule, source);
     if (!out.ok) {
       const message = `${key}: transformation.patch does not apply: ${out.error}`;
       this.fail(key, { message, lasting: true }, 'transformation');
@@ -697,8 +987,12 @@ export class TypeReplicator {
         oldSourceObject: { ...this.identity(source, key), resourceVersion: previous.version },
       }),
     };
-    if (bucketKey) await this.upload(bucketKey, source, ns, change);
+    if (bucketKey) {
+      await this.upload(bucketKey, source, ns, change);
+      this.bucketRepairs.delete(key);
+    }
     await this.apply(out.object, ref, change, ns);
+    if (edited) await this.revert(key, rule, ref, edited, change);
     this.written.set(key, { version: sourceVersion ?? '', transformation: rule.transformation });
     this.failed.delete(key);
     const seen = this.seenAt.get(key);
@@ -724,7 +1018,7 @@ export class TypeReplicator {
         new PutObjectCommand({
           Bucket: this.opts.bucket!.name,
           Key: bucketKey,
-          Body: JSON.stringify(source),
+          Body: originalBody(source),
           ContentType: 'application/json',
         }),
       );
@@ -791,20 +1085,60 @@ export class TypeReplicator {
       log.info('object not found in cluster'); // deleted meanwhile: nothing to do
     }
     this.written.delete(key);
-    if (bucketKey) {
-      const bucketLog = this.bucketLog.child({ ...change, bucketObject: { path: bucketKey } });
-      bucketLog.debug('deleting object from bucket');
-      try {
-        await this.opts.bucket!.client.send(
-          new DeleteObjectCommand({ Bucket: this.opts.bucket!.name, Key: bucketKey }),
-        );
-      } catch (err) {
-        this.opts.onEvent?.({ type: 'error', namespace, reason: 'bucket' });
-        // The seed's spelling, kept verbatim so searches for it match.
-        bucketLog.error({ err: kubeErrorText(err) }, 'error deleting object form bucket');
-        throw err;
-      }
-      bucketLog.info('object deleted from bucket');
+    if (bucketKey) await this.deleteOriginal(key, bucketKey, change);
+  }
+
+  /** Deletes the bucket original of `key` (after its copy, or alone when only the original was left). */
+  private async deleteOriginal(
+    key: string,
+    bucketKey: string,
+    change: ObjectChange = { event: { type: 'delete' }, sourceObject: this.identity(undefined, key) },
+  ): Promise<void> {
+    const namespace = namespaceOf(key);
+    const bucketLog = this.bucketLog.child({ ...change, bucketObject: { path: bucketKey } });
+    bucketLog.debug('deleting object from bucket');
+    try {
+      await this.opts.bucket!.client.send(
+        new DeleteObjectCommand({ Bucket: this.opts.bucket!.name, Key: bucketKey }),
+      );
+    } catch (err) {
+      this.opts.onEvent?.({ type: 'error', namespace, reason: 'bucket' });
+      // The seed's spelling, kept verbatim so searches for it match.
+      bucketLog.error({ err: kubeErrorText(err) }, 'error deleting object form bucket');
+      throw err;
     }
+    bucketLog.info('object deleted from bucket');
+  }
+
+  /**
+   * Finishes reverting a copy edited by hand: server-side apply has put back every field we
+   * write; `data`/`binaryData` keys someone added are removed (a merge patch with nulls). Counted.
+   */
+  private async revert(
+    key: string,
+    rule: EntryRule,
+    ref: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
+    edited: CopyDifference,
+    change: ObjectChange,
+  ): Promise<void> {
+    if (edited.extraKeys.length) {
+      const removal: Record<string, Record<string, null>> = {};
+      for (const { field, key: k } of edited.extraKeys) (removal[field] ??= {})[k] = null;
+      await this.dst.patch(
+        { ...ref, ...removal },
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        undefined,
+        PatchStrategy.MergePatch,
+      );
+    }
+    this.staleCopies.delete(key);
+    const at = this.rules.indexOf(rule);
+    if (this.lastComparison && at >= 0) this.lastComparison.reverted[at]++;
+    this.destinationLog.info(
+      { ...change, destinationObject: ref.metadata, drift: { kind: 'stale', path: edited.path } },
+      'object edited in cluster reverted to the source',
+    );
   }
 }

@@ -10,6 +10,7 @@ import { replicationConditions } from './conditions.js';
 import type { GVR } from '../../bucket/layout.js';
 import {
   TypeReplicator,
+  type Comparison,
   type NamespaceCounts,
   type ReplicationEvent,
   type ReplicatorOptions,
@@ -24,6 +25,14 @@ export interface ReplicationReport {
   /** When this run's initial list had been written (the last resync), and how it went. */
   lastResyncTime?: string;
   lastResyncResult?: string;
+  /**
+   * When source, destination and bucket were last compared for every type (each run starts with a
+   * comparison; a user can ask for one), and the last time such a comparison found nothing.
+   */
+  lastComparisonTime?: string;
+  lastCleanComparisonTime?: string;
+  /** The value of the compare annotation last acted upon. */
+  lastComparisonRequest?: string;
   /** Milliseconds from a source change being seen to its destination write, over this run. */
   lag?: { p50: number; p99: number; max: number; samples: number };
 }
@@ -40,6 +49,12 @@ export interface ReplicationRunOptions {
   lastUpdate?: ReplicatorOptions['lastUpdate'];
   /** Called with what each type's engine does (writes, errors, uploads, lag, drift), for the metrics. */
   observe?: (gvr: GVR, event: ReplicationEvent) => void;
+  /** Called after each type's comparison of source, destination and bucket. */
+  onComparison?: (comparison: Comparison) => void;
+  /** The last clean comparison's time before this run (from status), kept until a newer one. */
+  lastCleanComparisonTime?: string;
+  /** The compare annotation's value when the run starts: its first comparison answers it. */
+  comparisonRequest?: string;
 }
 
 /** The nearest-rank percentile of ascending `sorted`; 0 when empty. */
@@ -58,9 +73,12 @@ export class ReplicationRun {
   private readonly report: Omit<ReplicationReport, 'resources' | 'lag'> = {};
   private failures = 0;
   private readonly startedAt = Date.now();
+  private lastClean?: string;
 
   constructor(private readonly opts: ReplicationRunOptions) {
     const { owner, config } = opts;
+    this.lastClean = opts.lastCleanComparisonTime;
+    if (opts.comparisonRequest) this.report.lastComparisonRequest = opts.comparisonRequest;
     this.replicators = groupByType(config.replication.resources).map(
       (type) =>
         new TypeReplicator({
@@ -78,6 +96,7 @@ export class ReplicationRun {
           log: opts.log,
           lastUpdate: opts.lastUpdate,
           onEvent: opts.observe && ((event) => opts.observe!(type.gvr, event)),
+          onComparison: opts.onComparison,
           onLag: (ms) => {
             if (this.lags.length >= MAX_LAG_SAMPLES) this.lags.splice(0, MAX_LAG_SAMPLES / 2);
             this.lags.push(ms);
@@ -115,8 +134,18 @@ export class ReplicationRun {
       r.rules.forEach((rule, i) => byIndex.set(rule.index, stats[i]));
     }
     const sorted = [...this.lags].sort((a, b) => a - b);
+    // A comparison of the whole LiveSynchronization is as old as its oldest type's.
+    const states = this.replicators.map((r) => r.comparisonState());
+    let lastComparisonTime: string | undefined;
+    if (states.every((c) => c !== undefined)) {
+      lastComparisonTime = states.map((c) => c.comparedAt).sort()[0];
+      if (states.every((c) => c.clean) && (!this.lastClean || lastComparisonTime > this.lastClean))
+        this.lastClean = lastComparisonTime;
+    }
     return {
       ...this.report,
+      ...(lastComparisonTime && { lastComparisonTime }),
+      ...(this.lastClean && { lastCleanComparisonTime: this.lastClean }),
       resources: this.opts.config.replication.resources.map((_, i) => byIndex.get(i)!),
       lag: {
         p50: percentile(sorted, 50),
@@ -125,6 +154,16 @@ export class ReplicationRun {
         samples: sorted.length,
       },
     };
+  }
+
+  /**
+   * Compares source, destination and bucket of every type now and queues the repairs (a user
+   * asked, with the compare annotation); `request` is the annotation's value, reported in status.
+   */
+  async compareNow(request: string): Promise<Comparison[]> {
+    this.report.lastComparisonRequest = request;
+    const done = await Promise.all(this.replicators.map((r) => r.compareNow()));
+    return done.filter((c): c is Comparison => c !== undefined);
   }
 
   /** Objects by type and object namespace, by state (the metrics' gauges). */
