@@ -55,25 +55,27 @@ export function createResourceActivities(deps: ResourceActivityDeps) {
   async function referenceProblems(ref: ResourceRef, spec: unknown, config: unknown): Promise<Problem[]> {
     const ns = ref.namespace;
     const problems: Problem[] = [];
+    /** Checks every reference at once (each reads a Secret and asks the asset); problems in reference order. */
     const need = async (
-      kind: 'KubernetesCluster' | 'Bucket' | 'Database',
-      name: string | undefined,
-      path: string,
+      refs: { kind: 'KubernetesCluster' | 'Bucket' | 'Database'; name?: string; path: string }[],
     ) => {
-      if (!name) return;
-      const check = await checkAsset(assets, kind, ns, name);
-      if (!check.ready) problems.push({ path, message: check.message });
+      const checks = await Promise.all(
+        refs.map(async (r) =>
+          r.name ? { path: r.path, check: await checkAsset(assets, r.kind, ns, r.name) } : undefined,
+        ),
+      );
+      for (const c of checks)
+        if (c && !c.check.ready) problems.push({ path: c.path, message: c.check.message });
     };
     switch (ref.kind) {
       case 'LiveSynchronization':
       case 'Synchronization':
       case 'Backup':
-        for (const r of referencesOf((spec as PluginSpec).plugin, config)) await need(r.kind, r.name, r.path);
+        await need(referencesOf((spec as PluginSpec).plugin, config));
         break;
       case 'SynchronizationPlan': {
         const template = (spec as SynchronizationPlanSpec).template?.spec;
-        for (const r of referencesOf(template?.plugin, config, 'spec.template.spec'))
-          await need(r.kind, r.name, r.path);
+        await need(referencesOf(template?.plugin, config, 'spec.template.spec'));
         break;
       }
       case 'TaskRun': {

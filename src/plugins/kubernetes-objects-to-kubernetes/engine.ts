@@ -19,6 +19,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { KeyedQueue } from '../../kube/queue.js';
+import { pool } from '../../pool.js';
 import { resolveType, TYPE_NOT_SERVED, type ServedType } from '../../kube/discovery.js';
 import { resolveTypeLogged } from '../../kube/logged.js';
 import { isConflict, isNotFound, kubeErrorText, statusOf } from '../../kube/errors.js';
@@ -518,10 +519,13 @@ export class TypeReplicator {
             .list(async (keys) => {
               const run = await targets.catch(() => undefined);
               if (!run || this.stopped) return;
+              const toWriteIn = new Set<string>();
               for (const key of keys) {
                 this.compareKey(run, key);
+                if (run.drifted.has(key)) toWriteIn.add(namespaceOf(key));
                 this.queue.add(key);
               }
+              this.prepareNamespaces(toWriteIn);
             })
             .catch((err: unknown) => this.listFailed(this.sourceLog, err));
           listed(this.sourceLog, view.objects.size, labelSelector);
@@ -741,6 +745,22 @@ export class TypeReplicator {
     };
     this.opts.onComparison?.(comparison);
     return comparison;
+  }
+
+  /**
+   * Checks (and, when forced, creates) the destination namespaces the writes will need, ahead of
+   * them and `concurrency` at a time. The queue takes keys in namespace order, so without this
+   * every writer waits on one namespace check after the other (two round trips per namespace,
+   * 500 times over at 500 namespaces). A failed check is left to the write, which retries it and
+   * reports it.
+   */
+  private prepareNamespaces(namespaces: Iterable<string>): void {
+    if (!this.discovered?.namespaced) return;
+    const unknown = [...namespaces].filter((ns) => ns && !this.knownDestinationNamespaces.has(ns));
+    if (unknown.length === 0) return;
+    void pool(unknown, this.opts.concurrency, async (ns) => {
+      if (!this.stopped) await this.ensureNamespace(ns).catch(() => false);
+    });
   }
 
   private async discover(): Promise<Discovered> {
