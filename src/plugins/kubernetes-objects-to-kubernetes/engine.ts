@@ -23,6 +23,7 @@ import type { Logger } from '../../logger.js';
 import type { LastUpdate } from '../../webhook/audit.js';
 import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';
 import { objectKey, type GVR } from '../../bucket/layout.js';
+import { regionMismatch, type BucketClientSettings } from '../../assets/bucket-endpoint.js';
 import { keyOf, Reflector, type ReflectedType } from '../../kube/reflector.js';
 import { listAllPages } from '../../kube/list.js';
 import { serverSideApply } from '../../kube/objects.js';
@@ -104,6 +105,8 @@ export interface ReplicatorOptions {
     liveSync: { namespace: string; name: string };
     /** The Bucket object, for the seed's `bucket` log field. */
     asset?: { namespace: string; name: string };
+    /** Its endpoint and region: a refused region is reported naming the Bucket's field. */
+    settings?: BucketClientSettings;
   };
   forceNamespaceCreation: boolean;
   concurrency: number;
@@ -711,7 +714,10 @@ export class TypeReplicator {
     } catch (err) {
       this.opts.onEvent?.({ type: 'upload', namespace, ok: false });
       this.opts.onEvent?.({ type: 'error', namespace, reason: 'bucket' });
-      log.error({ err: kubeErrorText(err) }, 'error uploading object in bucket');
+      const { settings, asset } = this.opts.bucket!;
+      const region = settings && regionMismatch(err, settings);
+      log.error({ err: region ?? kubeErrorText(err) }, 'error uploading object in bucket');
+      if (region) throw new Error(`Bucket ${asset?.namespace}/${asset?.name} ${region}`);
       throw err;
     }
   }
