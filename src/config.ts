@@ -241,7 +241,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
     instance: env.POD_NAME ?? env.HOSTNAME ?? 'local',
     allowKubeconfigExec: values['allow-kubeconfig-exec'] ?? allowExecEnv === 'true',
     customImage: customImagePolicy(values, env),
-    bucketEndpointOverrides: endpointOverrides(values['bucket-endpoint-overrides'] ?? env.BUCKET_ENDPOINT_OVERRIDES),
+    bucketEndpointOverrides: endpointOverrides(
+      values['bucket-endpoint-overrides'] ?? env.BUCKET_ENDPOINT_OVERRIDES,
+    ),
     metrics: metricsPort ? { host: metricsAddress, port: metricsPort } : undefined,
     temporalMetrics: temporalMetricsPort
       ? {
@@ -267,7 +269,9 @@ function endpointOverrides(text: string | undefined): EndpointOverrides {
   try {
     return parseEndpointOverrides(text);
   } catch (err) {
-    throw new ConfigError(`--bucket-endpoint-overrides / BUCKET_ENDPOINT_OVERRIDES: ${(err as Error).message}`);
+    throw new ConfigError(
+      `--bucket-endpoint-overrides / BUCKET_ENDPOINT_OVERRIDES: ${(err as Error).message}`,
+    );
   }
 }
 

@@ -8,7 +8,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { Kind } from '../api/kinds.js';
 import type { BucketSpec, DatabaseSpec, KubernetesClusterSpec, Resource } from '../api/types.js';
 import { reuseConnections } from '../kube/connections.js';
-import { bucketClientSettings, type BucketClientSettings, type EndpointOverrides } from './bucket-endpoint.js';
+import {
+  bucketClientSettings,
+  type BucketClientSettings,
+  type EndpointOverrides,
+} from './bucket-endpoint.js';
 import { isNotFound } from '../kube/errors.js';
 import { getCustomObject } from '../kube/objects.js';
 import {

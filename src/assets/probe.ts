@@ -69,7 +69,8 @@ export async function checkAsset(
       } catch (err) {
         const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
         const region = settings && regionMismatch(err, settings);
-        if (region) return { ready: false, reason: 'WrongRegion', message: `bucket ${bucketName}: ${region}` };
+        if (region)
+          return { ready: false, reason: 'WrongRegion', message: `bucket ${bucketName}: ${region}` };
         const why =
           status === 403
             ? 'access denied (check the credentials)'
