@@ -63,7 +63,12 @@ export function bucketClientSettings(
       forcePathStyle: false,
     };
   } else return undefined;
-  const host = new URL(settings.endpoint).host;
+  let host: string | undefined;
+  try {
+    host = new URL(settings.endpoint).host;
+  } catch {
+    return settings; // not a URL (a region or endpoint with spaces): the client reports it on use
+  }
   const url = overrides[host];
   if (url) return { ...settings, endpoint: url, forcePathStyle: true, overridden: { host, url } };
   return settings;

@@ -82,6 +82,11 @@ describe('bucketClientSettings', () => {
     expect(s.region).toBe(bucketClientSettings(spec)!.region);
   });
 
+  it('does not throw on an endpoint that is not a URL', () =>
+    expect(
+      bucketClientSettings(generic({ endpoint: 'a b' }), { x: 'http://y' })!.overridden,
+    ).toBeUndefined());
+
   it('leaves other hosts alone', () =>
     expect(bucketClientSettings(generic(), { 'other:1': 'http://127.0.0.1:1' })!.overridden).toBeUndefined());
 });
