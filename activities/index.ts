@@ -6,6 +6,7 @@
 import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { AssetLoader } from '../src/assets/load.js';
+import type { EndpointOverrides } from '../src/assets/bucket-endpoint.js';
 import type { Logger } from '../src/logger.js';
 import type { PluginPolicy } from '../src/plugins/types.js';
 import type { Metrics } from '../src/metrics/metrics.js';
@@ -28,6 +29,8 @@ export interface ActivityDeps {
    * see src/assets/kubeconfig-policy.ts).
    */
   allowKubeconfigExec?: boolean;
+  /** For tests only: Bucket endpoint host → URL of a local S3 server (src/assets/bucket-endpoint.ts). */
+  bucketEndpointOverrides?: EndpointOverrides;
   /** The orchestrator's metrics, built once at start-up (src/metrics/metrics.ts). */
   metrics: Metrics;
   /** What the operator allows plugins to do (custom-image Pods); absent: nothing. */
@@ -48,6 +51,7 @@ export function createActivities(deps: ActivityDeps) {
   // One loader, with the kubeconfig policy, for every activity that reads assets.
   const assets = new AssetLoader(deps.management, {
     kubeconfigPolicy: { allowExec: deps.allowKubeconfigExec ?? false },
+    bucketEndpointOverrides: deps.bucketEndpointOverrides,
   });
   const shared = { ...deps, assets };
   return {

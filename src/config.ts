@@ -15,6 +15,7 @@ import {
   type TemporalTls,
 } from './temporal/connection.js';
 import { parseArgs } from 'node:util';
+import { parseEndpointOverrides, type EndpointOverrides } from './assets/bucket-endpoint.js';
 import type { LevelWithSilent } from 'pino';
 
 /** Everything `npm start` needs to know. */
@@ -50,6 +51,11 @@ export interface OrchestratorConfig {
   allowKubeconfigExec: boolean;
   /** What custom-image Tasks may do (`--custom-image-*`); nothing by default. */
   customImage: CustomImagePolicy;
+  /**
+   * For tests only (`--bucket-endpoint-overrides`): Bucket endpoint host → URL of a local S3
+   * server, so that the seed's AWS and GCP samples run unchanged against MinIO. Empty by default.
+   */
+  bucketEndpointOverrides: EndpointOverrides;
   /** Where `/metrics` is served over plain HTTP; undefined when `--metrics-port 0` turns it off. */
   metrics?: { host: string; port: number };
   /** Where the Temporal SDK serves its own worker metrics (`host:port`); undefined when off. */
@@ -124,7 +130,11 @@ export const USAGE = `usage: npm start -- [options]
                                  CUSTOM_IMAGE_CLUSTER_ROLES, default none); bound in the Task's namespace
   --custom-image-cluster-wide-roles R
                                  of those, the ones bound cluster-wide with a ClusterRoleBinding
-                                 (env CUSTOM_IMAGE_CLUSTER_WIDE_ROLES, default none): see docs/security.md`;
+                                 (env CUSTOM_IMAGE_CLUSTER_WIDE_ROLES, default none): see docs/security.md
+  --bucket-endpoint-overrides HOST=URL[,HOST=URL]
+                                 FOR TESTS ONLY: send a Bucket's requests for HOST (its generic.endpoint,
+                                 s3.<region>.amazonaws.com, storage.googleapis.com) to URL instead (env
+                                 BUCKET_ENDPOINT_OVERRIDES, default none): see docs/replication.md`;
 
 /** A configuration problem, named by flag or variable. */
 export class ConfigError extends Error {
@@ -166,6 +176,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
         'custom-image-namespaces': { type: 'string' },
         'custom-image-cluster-roles': { type: 'string' },
         'custom-image-cluster-wide-roles': { type: 'string' },
+        'bucket-endpoint-overrides': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -230,6 +241,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
     instance: env.POD_NAME ?? env.HOSTNAME ?? 'local',
     allowKubeconfigExec: values['allow-kubeconfig-exec'] ?? allowExecEnv === 'true',
     customImage: customImagePolicy(values, env),
+    bucketEndpointOverrides: endpointOverrides(
+      values['bucket-endpoint-overrides'] ?? env.BUCKET_ENDPOINT_OVERRIDES,
+    ),
     metrics: metricsPort ? { host: metricsAddress, port: metricsPort } : undefined,
     temporalMetrics: temporalMetricsPort
       ? {
@@ -248,6 +262,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
     logLevel,
     leaderElection: leaderElection(values, env, taskQueue),
   };
+}
+
+/** `--bucket-endpoint-overrides` parsed; a {@link ConfigError} naming the option otherwise. */
+function endpointOverrides(text: string | undefined): EndpointOverrides {
+  try {
+    return parseEndpointOverrides(text);
+  } catch (err) {
+    throw new ConfigError(
+      `--bucket-endpoint-overrides / BUCKET_ENDPOINT_OVERRIDES: ${(err as Error).message}`,
+    );
+  }
 }
 
 /** A Kubernetes object name (DNS subdomain), as a Lease's name and namespace must be. */

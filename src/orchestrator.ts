@@ -22,6 +22,7 @@ import { startWorkflowCounter } from './metrics/workflows.js';
 import { sdkConnectionOptions, type TemporalConnectionSettings } from './temporal/connection.js';
 import { createWorker } from './temporal/worker.js';
 import { startAuditWebhook, type AuditWebhook } from './webhook/server.js';
+import type { EndpointOverrides } from './assets/bucket-endpoint.js';
 
 /** Options of {@link startOrchestrator}. */
 export interface OrchestratorOptions {
@@ -58,6 +59,8 @@ export interface OrchestratorOptions {
    * Logged as a warning at start-up: see docs/security.md for what it gives away.
    */
   allowKubeconfigExec?: boolean;
+  /** For tests only: Bucket endpoint host → URL of a local S3 server (src/assets/bucket-endpoint.ts). */
+  bucketEndpointOverrides?: EndpointOverrides;
   /** What the operator allows plugins to do (custom-image Pods); absent: nothing. */
   pluginPolicy?: PluginPolicy;
 }
@@ -91,6 +94,12 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
         'KubernetesCluster and its Secret can run commands inside the orchestrator',
     );
   }
+  if (opts.bucketEndpointOverrides && Object.keys(opts.bucketEndpointOverrides).length) {
+    opts.log.warn(
+      { bucketEndpointOverrides: opts.bucketEndpointOverrides },
+      'bucket endpoints overridden (--bucket-endpoint-overrides): for tests only, never in production',
+    );
+  }
   const metrics = createMetrics();
   const stopping = new AbortController();
   const connectionOptions = sdkConnectionOptions(opts.temporal);
@@ -107,6 +116,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       instance: opts.instance,
       temporal: { client, taskQueue: opts.temporal.taskQueue },
       allowKubeconfigExec,
+      bucketEndpointOverrides: opts.bucketEndpointOverrides,
       metrics,
       pluginPolicy: opts.pluginPolicy,
       stopping: stopping.signal,

@@ -74,6 +74,7 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
       namespaces: config.namespaces,
       webhook: config.webhook,
       allowKubeconfigExec: config.allowKubeconfigExec,
+      bucketEndpointOverrides: config.bucketEndpointOverrides,
       metricsServer: config.metrics,
       pluginPolicy: { customImage: config.customImage },
       leaderElection: election && {

@@ -64,7 +64,7 @@ export interface KubernetesClusterSpec {
 
 /** Bucket spec: exactly one provider block. The Secret holds `accessKeyID` and `secretAccessKey`. */
 export interface BucketSpec {
-  generic?: { name: string; endpoint: string; useSSL?: boolean; secretName: string };
+  generic?: { name: string; endpoint: string; useSSL?: boolean; secretName: string; region?: string };
   gcpCloudStorage?: { name: string; secretName: string };
   awsS3?: { name: string; region: string; secretName: string };
 }

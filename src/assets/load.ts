@@ -8,6 +8,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { Kind } from '../api/kinds.js';
 import type { BucketSpec, DatabaseSpec, KubernetesClusterSpec, Resource } from '../api/types.js';
 import { reuseConnections } from '../kube/connections.js';
+import {
+  bucketClientSettings,
+  type BucketClientSettings,
+  type EndpointOverrides,
+} from './bucket-endpoint.js';
 import { isNotFound } from '../kube/errors.js';
 import { getCustomObject } from '../kube/objects.js';
 import {
@@ -26,6 +31,8 @@ export interface LoadedBucket {
   name: string;
   /** The asset object's namespace and name, for logs and the bucket layout. */
   asset: { namespace: string; name: string };
+  /** Endpoint and region, to name the field at fault when the server refuses the region. */
+  settings?: BucketClientSettings;
 }
 
 /** A Database ready to connect to. */
@@ -41,6 +48,11 @@ export interface AssetLoaderOptions {
    * {@link STRICT_KUBECONFIG_POLICY} (no `exec`, no file, no `auth-provider`).
    */
   kubeconfigPolicy?: KubeconfigPolicy;
+  /**
+   * For tests only (`--bucket-endpoint-overrides`): the host a Bucket's spec names or implies
+   * (`s3.us-east-1.amazonaws.com`, `storage.googleapis.com`) → the URL of a local S3 server.
+   */
+  bucketEndpointOverrides?: EndpointOverrides;
 }
 
 /** Reads assets and their Secrets from the management cluster. */
@@ -48,11 +60,13 @@ export class AssetLoader {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly kubeconfigPolicy: KubeconfigPolicy;
+  private readonly endpointOverrides: EndpointOverrides;
 
   constructor(management: KubeConfig, opts: AssetLoaderOptions = {}) {
     this.custom = management.makeApiClient(CustomObjectsApi);
     this.core = management.makeApiClient(CoreV1Api);
     this.kubeconfigPolicy = opts.kubeconfigPolicy ?? STRICT_KUBECONFIG_POLICY;
+    this.endpointOverrides = opts.bucketEndpointOverrides ?? {};
   }
 
   /** One of our objects, or undefined when it does not exist. */
@@ -160,18 +174,15 @@ export class AssetLoader {
         message: `spec.${field}.secretName: Secret ${namespace}/${provider.secretName} needs keys accessKeyID and secretAccessKey`,
       };
     }
-    const endpoint = spec.generic
-      ? `${spec.generic.useSSL === false ? 'http' : 'https'}://${spec.generic.endpoint.replace(/^https?:\/\//, '')}`
-      : spec.gcpCloudStorage
-        ? 'https://storage.googleapis.com'
-        : undefined;
+    const settings = bucketClientSettings(spec, this.endpointOverrides)!;
     const client = new S3Client({
-      endpoint,
-      region: spec.awsS3?.region ?? 'us-east-1',
-      forcePathStyle: Boolean(spec.generic),
+      // awsS3: the SDK's own endpoint for the region (it knows the partitions: .com.cn and others).
+      endpoint: settings.field === 'awsS3' && !settings.overridden ? undefined : settings.endpoint,
+      region: settings.region,
+      forcePathStyle: settings.forcePathStyle,
       credentials: { accessKeyId, secretAccessKey },
     });
-    return { ok: true, value: { client, name: provider.name, asset: { namespace, name } } };
+    return { ok: true, value: { client, name: provider.name, asset: { namespace, name }, settings } };
   }
 
   /** Connection settings of a Database; credentials from the Secret of the Database's own name. */

@@ -8,6 +8,7 @@ import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { connectZooKeeper } from '../clients/zookeeper.js';
 import { kubeErrorText } from '../kube/errors.js';
 import type { AssetLoader } from './load.js';
+import { regionMismatch } from './bucket-endpoint.js';
 import { withTimeout } from '../time.js';
 
 /** The kinds that are assets. */
@@ -57,7 +58,7 @@ export async function checkAsset(
     case 'Bucket': {
       const loaded = await assets.bucket(namespace, name);
       if (!loaded.ok) return { ready: false, reason: loaded.reason, message: loaded.message };
-      const { client, name: bucketName } = loaded.value;
+      const { client, name: bucketName, settings } = loaded.value;
       try {
         await withTimeout(
           client.send(new HeadBucketCommand({ Bucket: bucketName })),
@@ -67,6 +68,9 @@ export async function checkAsset(
         return { ready: true, reason: 'Connected', message: `bucket ${bucketName} answers` };
       } catch (err) {
         const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        const region = settings && regionMismatch(err, settings);
+        if (region)
+          return { ready: false, reason: 'WrongRegion', message: `bucket ${bucketName}: ${region}` };
         const why =
           status === 403
             ? 'access denied (check the credentials)'

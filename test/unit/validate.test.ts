@@ -264,6 +264,11 @@ describe('validateResource: bad input names the field', () => {
     expect(v.problems).toEqual([]);
     expect(v.warnings).toEqual([
       {
+        path: 'spec.config.components.processor.concurrentTasks',
+        message:
+          'not applicable: only components.synchronizer.concurrentTasks is used (the writes in flight); the setting is ignored',
+      },
+      {
         path: 'spec.config.components.nats',
         message: 'not applicable: Temporal replaces nats; the setting is ignored',
       },

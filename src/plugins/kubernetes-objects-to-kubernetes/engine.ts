@@ -29,6 +29,8 @@ import type { Logger } from '../../logger.js';
 import type { LastUpdate } from '../../webhook/audit.js';
 import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';
 import { liveSyncPrefix, objectKey, parseObjectKey, resourceFolder, type GVR } from '../../bucket/layout.js';
+import { regionMismatch, type BucketClientSettings } from '../../assets/bucket-endpoint.js';
+import type { ComponentSettings, EngineComponent } from './components.js';
 import { keyOf, Reflector, type ReflectedType } from '../../kube/reflector.js';
 import { listAll } from '../../kube/raw-list.js';
 import { FIELD_MANAGER, serverSideApply } from '../../kube/objects.js';
@@ -164,10 +166,15 @@ export interface ReplicatorOptions {
     liveSync: { namespace: string; name: string };
     /** The Bucket object, for the seed's `bucket` log field. */
     asset?: { namespace: string; name: string };
+    /** Its endpoint and region: a refused region is reported naming the Bucket's field. */
+    settings?: BucketClientSettings;
   };
   forceNamespaceCreation: boolean;
+  /** Writes in flight (`components.synchronizer.concurrentTasks`). */
   concurrency: number;
   log: Logger;
+  /** A level per engine part (`components.*.logLevel`, see components.ts); absent: `log`'s level. */
+  logLevels?: ComponentSettings['levels'];
   /** The LiveSynchronization's audit annotations, the seed's `lastUpdate` log field. */
   lastUpdate?: LastUpdate;
   /** The KubernetesCluster objects, for the seed's `sourceCluster`/`destinationCluster` log fields. */
@@ -281,21 +288,34 @@ export class TypeReplicator {
   private readonly destinationLog: Logger;
   /** Lines of operations on the bucket: `bucket`, never a cluster (seed 5.1.4.2). */
   private readonly bucketLog: Logger;
+  /** The prune lines (the seed's reconciler): destination deletes, and their bucket deletes. */
+  private readonly pruneLog: Logger;
+  private readonly pruneBucketLog: Logger;
 
   constructor(private readonly opts: ReplicatorOptions) {
     this.gvr = opts.type.gvr;
     this.rules = opts.type.rules;
     this.dst = KubernetesObjectApi.makeApiClient(opts.destination);
     const { group, version, resource } = this.gvr;
-    this.log = opts.log.child({
-      resource: { apiGroup: group, apiVersion: version, resource },
-      lastUpdate: opts.lastUpdate,
-    });
-    this.sourceLog = this.log.child({ sourceCluster: opts.clusters?.source });
-    this.destinationLog = this.log.child({ destinationCluster: opts.clusters?.destination });
-    this.bucketLog = this.log.child({
-      bucket: opts.bucket && { ...opts.bucket.asset, bucketName: opts.bucket.name },
-    });
+    // Each part logs at its component's level (components.ts), each from `opts.log` so that one
+    // part's level never leaks into another's.
+    const part = (component: EngineComponent, bindings: Record<string, unknown>): Logger => {
+      const level = opts.logLevels?.[component];
+      const base = {
+        resource: { apiGroup: group, apiVersion: version, resource },
+        lastUpdate: opts.lastUpdate,
+      };
+      return level
+        ? opts.log.child({ ...base, ...bindings }, { level })
+        : opts.log.child({ ...base, ...bindings });
+    };
+    const bucket = { bucket: opts.bucket && { ...opts.bucket.asset, bucketName: opts.bucket.name } };
+    this.log = part('processor', {});
+    this.sourceLog = part('eventsListener', { sourceCluster: opts.clusters?.source });
+    this.destinationLog = part('synchronizer', { destinationCluster: opts.clusters?.destination });
+    this.bucketLog = part('synchronizer', bucket);
+    this.pruneLog = part('reconciler', { destinationCluster: opts.clusters?.destination });
+    this.pruneBucketLog = part('reconciler', bucket);
     for (const rule of this.rules) {
       const selector = rule.namespaceSelector;
       if (selector === undefined || this.namespaceViews.has(selector)) continue;
@@ -579,7 +599,8 @@ export class TypeReplicator {
   private async readTargets(): Promise<ComparisonRun> {
     const [destination, originals] = await Promise.all([
       (async () => {
-        this.destinationLog.info('listing objects in cluster');
+        // concurrentTasks: the writes in flight this type's queue allows (components.synchronizer).
+        this.destinationLog.info({ concurrentTasks: this.opts.concurrency }, 'listing objects in cluster');
         const list = await listAll<KubeObject>(this.opts.destination, { path: this.path() }).catch(
           async (err: unknown) =>
             this.listFailed(
@@ -1027,7 +1048,10 @@ export class TypeReplicator {
     } catch (err) {
       this.opts.onEvent?.({ type: 'upload', namespace, ok: false });
       this.opts.onEvent?.({ type: 'error', namespace, reason: 'bucket' });
-      log.error({ err: kubeErrorText(err) }, 'error uploading object in bucket');
+      const { settings, asset } = this.opts.bucket!;
+      const region = settings && regionMismatch(err, settings);
+      log.error({ err: region ?? kubeErrorText(err) }, 'error uploading object in bucket');
+      if (region) throw new Error(`Bucket ${asset?.namespace}/${asset?.name} ${region}`, { cause: err });
       throw err;
     }
   }
@@ -1069,7 +1093,7 @@ export class TypeReplicator {
         resourceVersion: this.written.get(key)?.version,
       },
     };
-    const log = this.destinationLog.child({ ...change, destinationObject: ref.metadata });
+    const log = this.pruneLog.child({ ...change, destinationObject: ref.metadata });
     log.debug('deleting object in cluster');
     const namespace = namespaceOf(key);
     try {
@@ -1095,7 +1119,7 @@ export class TypeReplicator {
     change: ObjectChange = { event: { type: 'delete' }, sourceObject: this.identity(undefined, key) },
   ): Promise<void> {
     const namespace = namespaceOf(key);
-    const bucketLog = this.bucketLog.child({ ...change, bucketObject: { path: bucketKey } });
+    const bucketLog = this.pruneBucketLog.child({ ...change, bucketObject: { path: bucketKey } });
     bucketLog.debug('deleting object from bucket');
     try {
       await this.opts.bucket!.client.send(

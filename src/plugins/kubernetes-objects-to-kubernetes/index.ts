@@ -14,6 +14,7 @@ import {
 } from '../common.js';
 import type { Plugin, Problem } from '../types.js';
 import { synchronizeOnce } from './once.js';
+import { checkComponents, componentWarnings } from './components.js';
 
 const Component = Type.Object(
   {
@@ -137,6 +138,7 @@ export const kubernetesObjectsToKubernetes: Plugin<typeof KubernetesObjectsToKub
         }),
       };
     });
+    warnings.push(...componentWarnings(c.components as never));
     for (const name of NOT_APPLICABLE_COMPONENTS) {
       if (c.components?.[name] !== undefined) {
         warnings.push({
@@ -157,6 +159,7 @@ export const kubernetesObjectsToKubernetes: Plugin<typeof KubernetesObjectsToKub
       ...checkDuration(config.replication.resyncPeriod, 'spec.config.replication.resyncPeriod'),
       ...checkDuration(config.resyncPeriod, 'spec.config.resyncPeriod'),
       ...checkDuration(config.observability?.interval, 'spec.config.observability.interval'),
+      ...checkComponents(config.components),
     ];
     config.replication.resources.forEach((r, i) => {
       const base = `spec.config.replication.resources[${i}]`;

@@ -17,6 +17,7 @@ import {
   type ResourceStats,
 } from './engine.js';
 import { groupByType } from './entries.js';
+import { componentSettings } from './components.js';
 import type { KubernetesObjectsToKubernetesConfig } from './index.js';
 
 /** What a run reports (heartbeat details, `status.replication`, the activity's result). */
@@ -79,6 +80,7 @@ export class ReplicationRun {
     const { owner, config } = opts;
     this.lastClean = opts.lastCleanComparisonTime;
     if (opts.comparisonRequest) this.report.lastComparisonRequest = opts.comparisonRequest;
+    const components = componentSettings(config.components);
     this.replicators = groupByType(config.replication.resources).map(
       (type) =>
         new TypeReplicator({
@@ -92,7 +94,8 @@ export class ReplicationRun {
             source: { name: config.sourceName, namespace: owner.namespace },
             destination: { name: config.destinationName, namespace: owner.namespace },
           },
-          concurrency: config.components?.synchronizer?.concurrentTasks ?? 16,
+          concurrency: components.concurrency,
+          logLevels: components.levels,
           log: opts.log,
           lastUpdate: opts.lastUpdate,
           onEvent: opts.observe && ((event) => opts.observe!(type.gvr, event)),

@@ -46,6 +46,7 @@ export async function loadReplicationTargets(
         name: loadedBucket.value.name,
         liveSync: owner,
         asset: loadedBucket.value.asset,
+        settings: loadedBucket.value.settings,
       }
     : undefined;
   return {
