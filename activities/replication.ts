@@ -24,6 +24,7 @@ import {
   type ReplicationReport,
 } from '../src/plugins/kubernetes-objects-to-kubernetes/run.js';
 import { isOwnedBy } from '../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
+import { LagWindow } from '../src/plugins/kubernetes-objects-to-kubernetes/rpo.js';
 import { getCustomObject, patchStatus, serverSideApply } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 import { FailureType } from '../src/api/errors.js';
@@ -50,6 +51,12 @@ export interface ReplicationActivityDeps {
 export function createReplicationActivities(deps: ReplicationActivityDeps) {
   const { assets } = deps;
   const custom = deps.management.makeApiClient(CustomObjectsApi);
+  /**
+   * Each LiveSynchronization's lag window (by uid), kept across its runs in this process, so that
+   * `status.replication.lag` covers the last 10 minutes whatever the resync period. Bounded: one
+   * window (at most 20,000 samples) per LiveSynchronization this worker replicated.
+   */
+  const lagWindows = new Map<string, LagWindow>();
 
   /** The recovery Task's coordinates: the LiveSynchronization's own namespace and name. */
   function recoveryTaskRef(ref: ResourceRef) {
@@ -152,6 +159,14 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       // observability.enabled: series per object namespace; .interval: how often the gauges are recounted.
       const observability = observabilitySettings(config.observability);
       const recorder = liveSyncRecorder(deps.metrics, owner, observability);
+      let lagWindow = lagWindows.get(ref.uid);
+      if (!lagWindow) lagWindows.set(ref.uid, (lagWindow = new LagWindow()));
+      // The last time the replication had converged (this attempt's predecessor's heartbeat, or
+      // status): a change stamped later and not written yet is measured from its stamp.
+      const before =
+        (ctx.info.heartbeatDetails as ReplicationReport | undefined)?.lastResyncTime ??
+        (self?.status as { replication?: ReplicationReport } | undefined)?.replication?.lastResyncTime;
+      const changesSince = before ? Date.parse(before) : Date.now();
       const run = new ReplicationRun({
         owner,
         config,
@@ -161,6 +176,8 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         log,
         lastUpdate: lastUpdateOf(self?.metadata.annotations),
         observe: (gvr, event) => recorder.event(gvr, event),
+        lagWindow,
+        changesSince: Number.isFinite(changesSince) ? changesSince : Date.now(),
       });
       let lastCounts = 0;
       const recount = () => {

@@ -25,6 +25,7 @@ import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntri
 import { objectKey, type GVR } from '../../bucket/layout.js';
 import { keyOf, Reflector, type ReflectedType } from '../../kube/reflector.js';
 import { listAllPages } from '../../kube/list.js';
+import { changeTime, sourceStamp } from './rpo.js';
 import { serverSideApply } from '../../kube/objects.js';
 import {
   isNewerVersion,
@@ -115,8 +116,13 @@ export interface ReplicatorOptions {
     source: { name: string; namespace: string };
     destination: { name: string; namespace: string };
   };
-  /** Called with each write's lag (ms from the source event to the destination write). */
+  /** Called with each write's lag (ms from the source change to the destination write, see rpo.ts). */
   onLag?: (ms: number) => void;
+  /**
+   * A time (ms since the epoch) by which the replication had converged (the last resync): a
+   * source stamp older than it is not a change still to replicate (see `changeTime`).
+   */
+  changesSince?: number;
   /** Called with what the engine does (writes, errors, uploads, lag, drift), for the metrics. */
   onEvent?: (event: ReplicationEvent) => void;
   /** How a failed start (type not served, list refused) is tried again. Default 5 s, doubling to 60 s. */
@@ -165,7 +171,10 @@ export class TypeReplicator {
   private objectViews = new Map<string, Reflector>();
   /** Source namespaces through each distinct namespace selector. */
   private readonly namespaceViews = new Map<string, Reflector>();
-  /** When the latest change of a key was seen, for the lag figure. */
+  /**
+   * When the oldest change of a key not yet written happened at the source (ms since the epoch,
+   * see `changeTime`): the lag figure, and the age of the oldest pending change.
+   */
   private readonly seenAt = new Map<string, number>();
   /** What each destination copy of ours was written from. */
   private readonly written = new Map<string, Written>();
@@ -323,6 +332,18 @@ export class TypeReplicator {
     }));
   }
 
+  /**
+   * When the oldest change seen at the source and not yet written happened (ms since the epoch);
+   * undefined when none waits. Objects that wait for a change of their own (a lasting failure:
+   * not owned, a patch that does not apply, a missing namespace) are failed, not pending.
+   */
+  oldestPendingChange(): number | undefined {
+    let oldest: number | undefined;
+    for (const [key, at] of this.seenAt)
+      if (!this.failed.get(key)?.lasting && (oldest === undefined || at < oldest)) oldest = at;
+    return oldest;
+  }
+
   /** Resolves when every queued write is done (the initial sync, or a burst). */
   idle(): Promise<void> {
     return this.queue.idle();
@@ -458,8 +479,10 @@ export class TypeReplicator {
         ? this.written.has(key) && 'orphaned'
         : !this.isCurrent(key, selected.rule, selected.object) &&
           (this.written.has(key) ? 'outdated' : 'missing');
-      if (drift) this.opts.onEvent?.({ type: 'drift', namespace: namespaceOf(key), action: drift });
-      if (selected && drift) this.seenAt.set(key, now);
+      if (drift) {
+        this.opts.onEvent?.({ type: 'drift', namespace: namespaceOf(key), action: drift });
+        this.noteChange(key, now, selected?.object, !selected);
+      }
       this.queue.add(key);
     }
     for (const view of [...views.values(), ...this.namespaceViews.values()]) view.watch();
@@ -504,10 +527,34 @@ export class TypeReplicator {
     };
   }
 
+  /**
+   * Notes that `key` changed at the source (`obj` its new state, or its last one when `deleted`),
+   * received at `receivedAt`: the first change not yet written is what the lag is measured from.
+   */
+  private noteChange(key: string, receivedAt: number, obj?: KubeObject, deleted = false): void {
+    if (this.seenAt.has(key)) return;
+    this.seenAt.set(key, changeTime(sourceStamp(obj, deleted), receivedAt, this.opts.changesSince));
+  }
+
+  /** Reports the lag of `key`'s change, now written (or pruned). */
+  private changeWritten(key: string): void {
+    const at = this.seenAt.get(key);
+    if (at === undefined) return;
+    this.seenAt.delete(key);
+    const ms = Math.max(0, Date.now() - at);
+    this.opts.onLag?.(ms);
+    this.opts.onEvent?.({ type: 'lag', namespace: namespaceOf(key), ms });
+  }
+
   private sourceChanged(key: string, event: string, obj?: KubeObject, previous?: KubeObject): void {
     this.lastEventTime = new Date().toISOString();
-    if (event !== 'relisted') {
-      this.seenAt.set(key, Date.now());
+    if (event === 'relisted') {
+      // A relist after 410 Gone: what changed meanwhile is measured from its own stamp.
+      const selected = selectEntry(this.rules, key, this.state);
+      if (selected ? !this.isCurrent(key, selected.rule, selected.object) : this.written.has(key))
+        this.noteChange(key, Date.now(), selected?.object, !selected);
+    } else {
+      this.noteChange(key, Date.now(), obj, event === 'deleted');
       const type = EVENT_TYPES[event];
       this.sourceLog.info(
         {
@@ -614,7 +661,10 @@ export class TypeReplicator {
       : undefined;
     if (!selected) {
       this.failed.delete(key);
-      if (!this.written.has(key)) return;
+      if (!this.written.has(key)) {
+        this.seenAt.delete(key);
+        return;
+      }
       // Gone from the source (rather than out of every entry's filters): the seed's not-found line.
       if (![...this.objectViews.values()].some((v) => v.objects.has(key)))
         this.sourceLog.info(
@@ -622,6 +672,7 @@ export class TypeReplicator {
           'object not found in cluster',
         );
       await this.prune(key, ref, bucketKey);
+      this.changeWritten(key);
       return;
     }
     const { rule, object: source } = selected;
@@ -629,11 +680,13 @@ export class TypeReplicator {
     const previous = this.written.get(key);
     if (previous) {
       if (previous.version === sourceVersion) {
-        if (previous.transformation === rule.transformation) {
-          this.seenAt.delete(key);
-          return; // already written
-        }
-      } else if (!isNewerVersion(sourceVersion, previous.version)) return; // stale
+        // Already written; or written with another transformation: a rewrite, not a source change.
+        this.seenAt.delete(key);
+        if (previous.transformation === rule.transformation) return;
+      } else if (!isNewerVersion(sourceVersion, previous.version)) {
+        this.seenAt.delete(key);
+        return; // stale
+      }
     }
     const foreign = this.foreign.get(key);
     if (foreign) {
@@ -679,13 +732,7 @@ export class TypeReplicator {
     await this.apply(out.object, ref, change, ns);
     this.written.set(key, { version: sourceVersion ?? '', transformation: rule.transformation });
     this.failed.delete(key);
-    const seen = this.seenAt.get(key);
-    if (seen !== undefined) {
-      const ms = Date.now() - seen;
-      this.opts.onLag?.(ms);
-      this.opts.onEvent?.({ type: 'lag', namespace: ns, ms });
-      this.seenAt.delete(key);
-    }
+    this.changeWritten(key);
   }
 
   /** Uploads the original, as read from the source, to the bucket. */

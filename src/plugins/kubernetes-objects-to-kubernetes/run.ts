@@ -16,6 +16,7 @@ import {
   type ResourceStats,
 } from './engine.js';
 import { groupByType } from './entries.js';
+import { LagWindow, type LagFigures } from './rpo.js';
 import type { KubernetesObjectsToKubernetesConfig } from './index.js';
 
 /** What a run reports (heartbeat details, `status.replication`, the activity's result). */
@@ -24,8 +25,12 @@ export interface ReplicationReport {
   /** When this run's initial list had been written (the last resync), and how it went. */
   lastResyncTime?: string;
   lastResyncResult?: string;
-  /** Milliseconds from a source change being seen to its destination write, over this run. */
-  lag?: { p50: number; p99: number; max: number; samples: number };
+  /**
+   * Milliseconds from a change at the source (its own stamp, see rpo.ts) to its destination
+   * write, over a sliding window (the last `windowSeconds`), and how long the oldest change seen
+   * at the source and not written yet has waited (0 when none).
+   */
+  lag?: LagFigures & { oldestPendingChangeAgeMs: number };
 }
 
 /** Options of {@link ReplicationRun}. */
@@ -40,27 +45,26 @@ export interface ReplicationRunOptions {
   lastUpdate?: ReplicatorOptions['lastUpdate'];
   /** Called with what each type's engine does (writes, errors, uploads, lag, drift), for the metrics. */
   observe?: (gvr: GVR, event: ReplicationEvent) => void;
+  /**
+   * The LiveSynchronization's lag window, kept by the caller across runs (resync periods) so the
+   * figures survive them; a new one when absent.
+   */
+  lagWindow?: LagWindow;
+  /** When the replication had last converged (ms since the epoch); see `ReplicatorOptions.changesSince`. */
+  changesSince?: number;
 }
-
-/** The nearest-rank percentile of ascending `sorted`; 0 when empty. */
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-/** Lag samples kept: the newest half is kept when this many have come. */
-const MAX_LAG_SAMPLES = 50_000;
 
 /** Replicates every entry of a LiveSynchronization until {@link ReplicationRun.stop}. */
 export class ReplicationRun {
   private readonly replicators: TypeReplicator[];
-  private readonly lags: number[] = [];
+  private readonly lags: LagWindow;
   private readonly report: Omit<ReplicationReport, 'resources' | 'lag'> = {};
   private failures = 0;
   private readonly startedAt = Date.now();
 
   constructor(private readonly opts: ReplicationRunOptions) {
     const { owner, config } = opts;
+    this.lags = opts.lagWindow ?? new LagWindow();
     this.replicators = groupByType(config.replication.resources).map(
       (type) =>
         new TypeReplicator({
@@ -78,10 +82,8 @@ export class ReplicationRun {
           log: opts.log,
           lastUpdate: opts.lastUpdate,
           onEvent: opts.observe && ((event) => opts.observe!(type.gvr, event)),
-          onLag: (ms) => {
-            if (this.lags.length >= MAX_LAG_SAMPLES) this.lags.splice(0, MAX_LAG_SAMPLES / 2);
-            this.lags.push(ms);
-          },
+          changesSince: opts.changesSince,
+          onLag: (ms) => this.lags.add(ms, Date.now()),
         }),
     );
   }
@@ -114,15 +116,18 @@ export class ReplicationRun {
       const stats = r.stats();
       r.rules.forEach((rule, i) => byIndex.set(rule.index, stats[i]));
     }
-    const sorted = [...this.lags].sort((a, b) => a - b);
+    const now = Date.now();
+    let oldest: number | undefined;
+    for (const r of this.replicators) {
+      const at = r.oldestPendingChange();
+      if (at !== undefined && (oldest === undefined || at < oldest)) oldest = at;
+    }
     return {
       ...this.report,
       resources: this.opts.config.replication.resources.map((_, i) => byIndex.get(i)!),
       lag: {
-        p50: percentile(sorted, 50),
-        p99: percentile(sorted, 99),
-        max: sorted.at(-1) ?? 0,
-        samples: sorted.length,
+        ...this.lags.figures(now),
+        oldestPendingChangeAgeMs: oldest === undefined ? 0 : Math.max(0, now - oldest),
       },
     };
   }
