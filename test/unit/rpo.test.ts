@@ -20,15 +20,30 @@ describe('sourceStamp: when the source says an object last changed', () => {
       false,
       at('2026-11-28T12:00:05Z'),
     ],
-    ['creationTimestamp without managedFields', { metadata: { creationTimestamp: '2026-11-28T10:00:00Z' } }, false, at('2026-11-28T10:00:00Z')],
-    ['a Date as the client decodes it', { metadata: { creationTimestamp: new Date('2026-11-28T10:00:00Z') } }, false, at('2026-11-28T10:00:00Z')],
+    [
+      'creationTimestamp without managedFields',
+      { metadata: { creationTimestamp: '2026-11-28T10:00:00Z' } },
+      false,
+      at('2026-11-28T10:00:00Z'),
+    ],
+    [
+      'a Date as the client decodes it',
+      { metadata: { creationTimestamp: new Date('2026-11-28T10:00:00Z') } },
+      false,
+      at('2026-11-28T10:00:00Z'),
+    ],
     [
       'a delete: its deletionTimestamp',
       { metadata: { creationTimestamp: '2026-11-28T10:00:00Z', deletionTimestamp: '2026-11-28T12:30:00Z' } },
       true,
       at('2026-11-28T12:30:00Z'),
     ],
-    ['a delete without deletionTimestamp: none', { metadata: { creationTimestamp: '2026-11-28T10:00:00Z' } }, true, undefined],
+    [
+      'a delete without deletionTimestamp: none',
+      { metadata: { creationTimestamp: '2026-11-28T10:00:00Z' } },
+      true,
+      undefined,
+    ],
     ['no metadata', {}, false, undefined],
     ['a bad time', { metadata: { creationTimestamp: 'yesterday' } }, false, undefined],
   ])('%s', (_name, obj, deleted, expected) => {
@@ -40,11 +55,29 @@ describe('changeTime: when a change received at some time happened', () => {
   const stamp = at('2026-11-28T12:00:00Z');
   it.each([
     ['received 0.4 s after its stamp: at most 0.4 s before', stamp, stamp + 400, undefined, stamp],
-    ['received long after its stamp (a downtime, a relist): its stamp', stamp, stamp + 60_000, undefined, stamp],
-    ['stamped after its receipt (the source clock is ahead): the receipt', stamp + 2000, stamp + 500, undefined, stamp + 500],
+    [
+      'received long after its stamp (a downtime, a relist): its stamp',
+      stamp,
+      stamp + 60_000,
+      undefined,
+      stamp,
+    ],
+    [
+      'stamped after its receipt (the source clock is ahead): the receipt',
+      stamp + 2000,
+      stamp + 500,
+      undefined,
+      stamp + 500,
+    ],
     ['no stamp (a delete): the receipt', undefined, stamp + 700, undefined, stamp + 700],
     ['stamped after the last convergence: its stamp', stamp, stamp + 60_000, stamp - 1000, stamp],
-    ['stamped before the last convergence (not a source change): the receipt', stamp, stamp + 60_000, stamp + 1000, stamp + 60_000],
+    [
+      'stamped before the last convergence (not a source change): the receipt',
+      stamp,
+      stamp + 60_000,
+      stamp + 1000,
+      stamp + 60_000,
+    ],
   ])('%s', (_name, s, received, floor, expected) => {
     expect(changeTime(s, received, floor)).toBe(expected);
   });
@@ -55,7 +88,12 @@ describe('percentile', () => {
     expect(percentile([], 50)).toBe(0);
     expect(percentile([1, 2, 3, 4], 50)).toBe(3);
     expect(percentile([1, 2, 3, 4], 99)).toBe(4);
-    expect(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 99)).toBe(100);
+    expect(
+      percentile(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+        99,
+      ),
+    ).toBe(100);
   });
 });
 

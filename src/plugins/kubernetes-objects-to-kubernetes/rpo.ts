@@ -129,8 +129,7 @@ export class LagWindow {
     while (drop < this.times.length && this.times[drop] < from) drop++;
     if (this.times.length - drop > this.maxSamples) drop = this.times.length - this.maxSamples;
     this.trim(drop);
-    for (const slot of this.slotMax.keys())
-      if (slot + LagWindow.SLOT_MS <= from) this.slotMax.delete(slot);
+    for (const slot of this.slotMax.keys()) if (slot + LagWindow.SLOT_MS <= from) this.slotMax.delete(slot);
   }
 
   /** p50, p99 and max of the window at `now` (0 when no write happened in it). */
