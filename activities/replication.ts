@@ -163,9 +163,12 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       if (!lagWindow) lagWindows.set(ref.uid, (lagWindow = new LagWindow()));
       // The last time the replication had converged (this attempt's predecessor's heartbeat, or
       // status): a change stamped later and not written yet is measured from its stamp.
-      const before =
-        (ctx.info.heartbeatDetails as ReplicationReport | undefined)?.lastResyncTime ??
-        (self?.status as { replication?: ReplicationReport } | undefined)?.replication?.lastResyncTime;
+      const previous = [
+        ctx.info.heartbeatDetails as ReplicationReport | undefined,
+        (self?.status as { replication?: ReplicationReport } | undefined)?.replication,
+      ];
+      const before = previous[0]?.lastResyncTime ?? previous[1]?.lastResyncTime;
+      const quarantined = previous[0]?.quarantine ?? previous[1]?.quarantine;
       const changesSince = before ? Date.parse(before) : Date.now();
       const run = new ReplicationRun({
         owner,
@@ -178,6 +181,11 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         observe: (gvr, event) => recorder.event(gvr, event),
         lagWindow,
         changesSince: Number.isFinite(changesSince) ? changesSince : Date.now(),
+        quarantined: quarantined && {
+          objects: quarantined.objects ?? 0,
+          lastTime: quarantined.lastTime,
+          lastPrefix: quarantined.lastPrefix,
+        },
       });
       let lastCounts = 0;
       const recount = () => {

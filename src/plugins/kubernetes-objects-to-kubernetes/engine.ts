@@ -22,7 +22,8 @@ import type { EntryProblem } from './conditions.js';
 import type { Logger } from '../../logger.js';
 import type { LastUpdate } from '../../webhook/audit.js';
 import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';
-import { objectKey, type GVR } from '../../bucket/layout.js';
+import { objectKey, quarantineKey, quarantinePrefix, runName, type GVR } from '../../bucket/layout.js';
+import { keepInQuarantine } from '../../bucket/quarantine.js';
 import { keyOf, Reflector, type ReflectedType } from '../../kube/reflector.js';
 import { listAllPages } from '../../kube/list.js';
 import { changeTime, sourceStamp } from './rpo.js';
@@ -83,6 +84,16 @@ export type ReplicationEvent =
   | { type: 'upload'; namespace: string; ok: boolean }
   | { type: 'lag'; namespace: string; ms: number }
   | { type: 'drift'; namespace: string; action: 'missing' | 'outdated' | 'orphaned' };
+
+/** What was kept in quarantine before a prune (status `replication.quarantine`). */
+export interface QuarantineRecord {
+  /** When the last object was quarantined (RFC 3339). */
+  lastTime?: string;
+  /** Its folder: `_quarantine/<ls-namespace>/<ls-name>/<time>/`. */
+  lastPrefix?: string;
+  /** Objects quarantined. */
+  objects: number;
+}
 
 /** Objects of one namespace ('' for cluster-scoped ones) by state, over every entry of a type. */
 export interface NamespaceCounts {
@@ -189,6 +200,9 @@ export class TypeReplicator {
   private startError?: string;
   private retryTimer?: NodeJS.Timeout;
   private lastEventTime?: string;
+  /** What this type kept in quarantine before its prunes. */
+  readonly quarantine: QuarantineRecord = { objects: 0 };
+  private noQuarantineLogged = false;
   /** Lines about the type as a whole, with neither cluster (the seed's `resource`, `lastUpdate`). */
   private readonly log: Logger;
   /** Lines of operations on the source cluster (`sourceCluster`). */
@@ -787,6 +801,60 @@ export class TypeReplicator {
     log.info(creating ? 'object created in cluster' : 'object updated in cluster');
   }
 
+  /**
+   * Keeps the object about to be pruned in the bucket's quarantine (layout.ts): its bucket
+   * original, else the destination copy as read. Throws when the bucket refuses, so that the prune
+   * does not happen and is retried.
+   */
+  private async keepInQuarantine(
+    ref: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
+    bucketKey: string | undefined,
+    change: ObjectChange,
+  ): Promise<void> {
+    const bucket = this.opts.bucket!;
+    const time = runName(new Date());
+    const key = quarantineKey(bucket.liveSync, time, this.gvr, ref.metadata);
+    const log = this.bucketLog.child({ ...change, bucketObject: { path: key } });
+    const namespace = ref.metadata.namespace ?? '';
+    let kept;
+    try {
+      kept = await keepInQuarantine({
+        client: bucket.client,
+        bucket: bucket.name,
+        key,
+        original: bucketKey,
+        readCopy: () =>
+          this.dst.read(ref).then(
+            (obj) => obj as unknown,
+            (err: unknown) => {
+              if (isNotFound(err)) return undefined;
+              throw err;
+            },
+          ),
+      });
+    } catch (err) {
+      this.opts.onEvent?.({ type: 'error', namespace, reason: 'bucket' });
+      log.error(
+        { err: kubeErrorText(err) },
+        'error quarantining object in bucket; the prune waits and is retried',
+      );
+      throw err;
+    }
+    if (kept === 'nothing') {
+      log.info('object to quarantine not found in bucket nor cluster; nothing to keep');
+      return;
+    }
+    Object.assign(this.quarantine, {
+      lastTime: new Date().toISOString(),
+      lastPrefix: quarantinePrefix(bucket.liveSync, time),
+      objects: this.quarantine.objects + 1,
+    });
+    log.info(
+      { quarantined: kept === 'original' ? { from: bucketKey } : { from: 'destination copy' } },
+      'object quarantined in bucket',
+    );
+  }
+
   /** Deletes the copy of `key`, which no entry selects any more, and its bucket original. */
   private async prune(
     key: string,
@@ -801,6 +869,11 @@ export class TypeReplicator {
       },
     };
     const log = this.destinationLog.child({ ...change, destinationObject: ref.metadata });
+    if (this.opts.bucket) await this.keepInQuarantine(ref, bucketKey, change);
+    else if (!this.noQuarantineLogged) {
+      this.noQuarantineLogged = true;
+      this.log.info('no bucket: pruned objects are deleted without a quarantine copy');
+    }
     log.debug('deleting object in cluster');
     const namespace = namespaceOf(key);
     try {

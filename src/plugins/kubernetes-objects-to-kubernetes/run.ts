@@ -8,8 +8,11 @@ import type { RunCondition } from '../../api/contract.js';
 import type { Logger } from '../../logger.js';
 import { replicationConditions } from './conditions.js';
 import type { GVR } from '../../bucket/layout.js';
+import { parseGoDuration } from '../../api/duration.js';
+import { DEFAULT_QUARANTINE_RETENTION, enforceQuarantineRetention } from '../../bucket/quarantine.js';
 import {
   TypeReplicator,
+  type QuarantineRecord,
   type NamespaceCounts,
   type ReplicationEvent,
   type ReplicatorOptions,
@@ -31,6 +34,11 @@ export interface ReplicationReport {
    * at the source and not written yet has waited (0 when none).
    */
   lag?: LagFigures & { oldestPendingChangeAgeMs: number };
+  /**
+   * With a bucket: what prunes kept in quarantine (the last folder, and how many objects, counted
+   * over the LiveSynchronization's runs), and the retention of its folders.
+   */
+  quarantine?: QuarantineRecord & { retention: string };
 }
 
 /** Options of {@link ReplicationRun}. */
@@ -52,6 +60,8 @@ export interface ReplicationRunOptions {
   lagWindow?: LagWindow;
   /** When the replication had last converged (ms since the epoch); see `ReplicatorOptions.changesSince`. */
   changesSince?: number;
+  /** What earlier runs quarantined (their status), so the record goes on across runs. */
+  quarantined?: QuarantineRecord;
 }
 
 /** Replicates every entry of a LiveSynchronization until {@link ReplicationRun.stop}. */
@@ -88,8 +98,42 @@ export class ReplicationRun {
     );
   }
 
+  /** The quarantine retention, in ms (validated with the spec: `replication.quarantine.retention`). */
+  private retention(): { text: string; ms: number } {
+    const text = this.opts.config.replication.quarantine?.retention ?? DEFAULT_QUARANTINE_RETENTION;
+    return { text, ms: parseGoDuration(text) ?? parseGoDuration(DEFAULT_QUARANTINE_RETENTION)! };
+  }
+
+  /**
+   * Deletes the quarantine folders older than the retention. A bucket that refuses is logged and
+   * tried again at the next run: it never stops the replication.
+   */
+  private async expireQuarantine(): Promise<void> {
+    const bucket = this.opts.bucket;
+    if (!bucket) return;
+    const log = this.opts.log.child({ bucket: { ...bucket.asset, bucketName: bucket.name } });
+    const retention = this.retention();
+    try {
+      const deleted = await enforceQuarantineRetention({
+        client: bucket.client,
+        bucket: bucket.name,
+        liveSync: bucket.liveSync,
+        retentionMs: retention.ms,
+        now: Date.now(),
+      });
+      for (const prefix of deleted)
+        log.info(
+          { bucketObject: { path: prefix }, retention: retention.text },
+          'expired quarantine folder deleted from bucket',
+        );
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'error deleting expired quarantine folders from bucket');
+    }
+  }
+
   /** Starts every type (one that cannot start keeps retrying by itself, and is counted). */
   async start(): Promise<void> {
+    await this.expireQuarantine();
     const starts = await Promise.allSettled(this.replicators.map((r) => r.start()));
     this.failures = starts.filter((s) => s.status === 'rejected').length;
   }
@@ -129,7 +173,20 @@ export class ReplicationRun {
         ...this.lags.figures(now),
         oldestPendingChangeAgeMs: oldest === undefined ? 0 : Math.max(0, now - oldest),
       },
+      ...(this.opts.bucket && { quarantine: this.quarantineRecord() }),
     };
+  }
+
+  /** The quarantine record: earlier runs' and this run's. */
+  private quarantineRecord(): QuarantineRecord & { retention: string } {
+    const record = { objects: 0, ...this.opts.quarantined, retention: this.retention().text };
+    for (const r of this.replicators) {
+      const q = r.quarantine;
+      record.objects += q.objects;
+      if (q.lastTime && (!record.lastTime || q.lastTime > record.lastTime))
+        Object.assign(record, { lastTime: q.lastTime, lastPrefix: q.lastPrefix });
+    }
+    return record;
   }
 
   /** Objects by type and object namespace, by state (the metrics' gauges). */
