@@ -133,7 +133,8 @@ export class ReplicationRun {
 
   /** Starts every type (one that cannot start keeps retrying by itself, and is counted). */
   async start(): Promise<void> {
-    await this.expireQuarantine();
+    // In the background: a slow bucket never delays the replication.
+    void this.expireQuarantine();
     const starts = await Promise.allSettled(this.replicators.map((r) => r.start()));
     this.failures = starts.filter((s) => s.status === 'rejected').length;
   }
