@@ -70,6 +70,7 @@ export class ReplicationRun {
   private readonly lags: LagWindow;
   private readonly report: Omit<ReplicationReport, 'resources' | 'lag'> = {};
   private failures = 0;
+  private expiring?: Promise<void>;
   private readonly startedAt = Date.now();
 
   constructor(private readonly opts: ReplicationRunOptions) {
@@ -133,8 +134,8 @@ export class ReplicationRun {
 
   /** Starts every type (one that cannot start keeps retrying by itself, and is counted). */
   async start(): Promise<void> {
-    // In the background: a slow bucket never delays the replication.
-    void this.expireQuarantine();
+    // In the background: a slow bucket never delays the replication (stop() waits for it).
+    this.expiring = this.expireQuarantine();
     const starts = await Promise.allSettled(this.replicators.map((r) => r.start()));
     this.failures = starts.filter((s) => s.status === 'rejected').length;
   }
@@ -205,6 +206,6 @@ export class ReplicationRun {
 
   /** Stops every watch and write; running writes finish. */
   async stop(): Promise<void> {
-    await Promise.all(this.replicators.map((r) => r.stop()));
+    await Promise.all([...this.replicators.map((r) => r.stop()), this.expiring]);
   }
 }
