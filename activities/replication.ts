@@ -27,6 +27,7 @@ import type { Comparison } from '../src/plugins/kubernetes-objects-to-kubernetes
 import { COMPARE_ANNOTATION } from '../src/plugins/kubernetes-objects-to-kubernetes/drift.js';
 import { recordEvent } from '../src/kube/events.js';
 import { isOwnedBy } from '../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
+import { LagWindow } from '../src/plugins/kubernetes-objects-to-kubernetes/rpo.js';
 import { getCustomObject, patchStatus, serverSideApply } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 import { FailureType } from '../src/api/errors.js';
@@ -56,6 +57,12 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
   const { assets } = deps;
   const custom = deps.management.makeApiClient(CustomObjectsApi);
   const core = deps.management.makeApiClient(CoreV1Api);
+  /**
+   * Each LiveSynchronization's lag window (by uid), kept across its runs in this process, so that
+   * `status.replication.lag` covers the last 10 minutes whatever the resync period. Bounded: one
+   * window (at most 20,000 samples) per LiveSynchronization this worker replicated.
+   */
+  const lagWindows = new Map<string, LagWindow>();
 
   /** The recovery Task's coordinates: the LiveSynchronization's own namespace and name. */
   function recoveryTaskRef(ref: ResourceRef) {
@@ -170,9 +177,20 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           log,
         );
       };
-      const previous = (self?.status as { replication?: ReplicationReport } | undefined)?.replication;
       // The start comparison answers a request made before it.
       let comparisonRequest = self?.metadata.annotations?.[COMPARE_ANNOTATION];
+      let lagWindow = lagWindows.get(ref.uid);
+      if (!lagWindow) lagWindows.set(ref.uid, (lagWindow = new LagWindow()));
+      // The last time the replication had converged (this attempt's predecessor's heartbeat, or
+      // status): a change stamped later and not written yet is measured from its stamp.
+      const previous = [
+        ctx.info.heartbeatDetails as ReplicationReport | undefined,
+        (self?.status as { replication?: ReplicationReport } | undefined)?.replication,
+      ];
+      const fromStatus = previous[1];
+      const before = previous[0]?.lastResyncTime ?? previous[1]?.lastResyncTime;
+      const quarantined = previous[0]?.quarantine ?? previous[1]?.quarantine;
+      const changesSince = before ? Date.parse(before) : Date.now();
       const run = new ReplicationRun({
         owner,
         config,
@@ -183,8 +201,15 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         lastUpdate: lastUpdateOf(self?.metadata.annotations),
         observe: (gvr, event) => recorder.event(gvr, event),
         onComparison,
-        lastCleanComparisonTime: previous?.lastCleanComparisonTime,
+        lastCleanComparisonTime: fromStatus?.lastCleanComparisonTime,
         comparisonRequest,
+        lagWindow,
+        changesSince: Number.isFinite(changesSince) ? changesSince : Date.now(),
+        quarantined: quarantined && {
+          objects: quarantined.objects ?? 0,
+          lastTime: quarantined.lastTime,
+          lastPrefix: quarantined.lastPrefix,
+        },
       });
       let lastCounts = 0;
       const recount = () => {

@@ -20,8 +20,13 @@
  *   `manifest.json` and, for a Kubernetes backup, per object the same
  *   `<group>-<version>-<resource>/<object-namespace>.<object-name>` as a LiveSynchronization, or,
  *   for a ZooKeeper backup, `znodes/<chunk>.ndjson` files;
- * - a pruned object kept before deletion: `_quarantine/<livesync-namespace>/<livesync-name>/<time>/`
- *   then the same object path.
+ * - a pruned object kept before deletion (quarantine):
+ *   `_quarantine/<livesync-namespace>/<livesync-name>/<time>/<group>-<version>-<resource>/<object-namespace>.<object-name>`,
+ *   `<time>` being the prune's time to the second (`20261128T083500Z`, {@link runName}): the
+ *   bucket original when there was one, else the destination copy as read. Kept for the
+ *   LiveSynchronization's `replication.quarantine.retention` (default 168h): a folder whose time
+ *   is older is deleted at the start of a run. A Synchronization's owner name
+ *   (`_synchronization.<name>`) takes the place of `<livesync-name>`.
  */
 
 /** A group/version/resource. `group` is '' for the core group. */
@@ -86,7 +91,62 @@ export function runName(at: Date): string {
 
 /** The prefix under which a LiveSynchronization keeps what it pruned at `time` (e.g. `20261127T210000Z`). */
 export function quarantinePrefix(liveSync: { namespace: string; name: string }, time: string): string {
-  return `_quarantine/${liveSync.namespace}/${liveSync.name}/${time}/`;
+  return `${quarantineRoot(liveSync)}${time}/`;
+}
+
+/** The prefix of every quarantine folder of a LiveSynchronization: `_quarantine/<ns>/<name>/`. */
+export function quarantineRoot(liveSync: { namespace: string; name: string }): string {
+  return `_quarantine/${liveSync.namespace}/${liveSync.name}/`;
+}
+
+/** The quarantine key of one object pruned at `time` (a {@link runName}). */
+export function quarantineKey(
+  liveSync: { namespace: string; name: string },
+  time: string,
+  gvr: GVR,
+  object: { namespace?: string; name: string },
+): string {
+  return `${quarantinePrefix(liveSync, time)}${objectPath(gvr, object)}`;
+}
+
+/** The time (ms since the epoch) of a run or quarantine folder name (`20261127T210000Z`); undefined when it is not one. */
+export function runTime(name: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(name);
+  if (!m) return undefined;
+  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * The quarantine folders (their `<time>` names) that are expired at `now` for a retention of
+ * `retentionMs`: older than `now - retentionMs`. A name that is not a time is never expired.
+ */
+export function expiredQuarantineFolders(folders: string[], now: number, retentionMs: number): string[] {
+  return folders.filter((f) => {
+    const t = runTime(f);
+    return t !== undefined && t < now - retentionMs;
+  });
+}
+
+/**
+ * Of quarantine keys (under {@link quarantineRoot}), those of `gvr` in folders whose time starts
+ * with `timePrefix`, one per object: the newest copy of an object wins (folder times sort as
+ * strings). `root` is the quarantine root the keys are under.
+ */
+export function newestQuarantined(keys: string[], root: string, gvr: GVR, timePrefix: string): string[] {
+  const folder = `${resourceFolder(gvr)}/`;
+  const newest = new Map<string, { time: string; key: string }>();
+  for (const key of keys) {
+    if (!key.startsWith(root)) continue;
+    const rest = key.slice(root.length);
+    const slash = rest.indexOf('/');
+    const time = rest.slice(0, slash);
+    const path = rest.slice(slash + 1);
+    if (slash < 0 || !time.startsWith(timePrefix) || !path.startsWith(folder)) continue;
+    const seen = newest.get(path);
+    if (!seen || time > seen.time) newest.set(path, { time, key });
+  }
+  return [...newest.values()].map((v) => v.key);
 }
 
 /** The prefix of every key of one LiveSynchronization, for listing what it stored. */

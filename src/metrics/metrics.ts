@@ -68,7 +68,7 @@ export function createMetrics(opts: MetricsOptions = {}) {
     }),
     lag: new Histogram({
       name: `${PREFIX}livesync_replication_lag_seconds`,
-      help: 'Seconds from a source change being seen to its destination write (the RPO)',
+      help: 'Seconds from a change at the source (its managedFields/creation/deletion stamp, or its receipt) to its destination write (the RPO)',
       labelNames: LIVE,
       buckets: LAG_BUCKETS,
       registers,

@@ -28,11 +28,22 @@ import type { EntryProblem } from './conditions.js';
 import type { Logger } from '../../logger.js';
 import type { LastUpdate } from '../../webhook/audit.js';
 import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';
-import { liveSyncPrefix, objectKey, parseObjectKey, resourceFolder, type GVR } from '../../bucket/layout.js';
+import {
+  liveSyncPrefix,
+  objectKey,
+  parseObjectKey,
+  quarantineKey,
+  quarantinePrefix,
+  resourceFolder,
+  runName,
+  type GVR,
+} from '../../bucket/layout.js';
+import { keepInQuarantine } from '../../bucket/quarantine.js';
 import { regionMismatch, type BucketClientSettings } from '../../assets/bucket-endpoint.js';
 import type { ComponentSettings, EngineComponent } from './components.js';
 import { keyOf, Reflector, type ReflectedType } from '../../kube/reflector.js';
 import { listAll } from '../../kube/raw-list.js';
+import { changeTime, sourceStamp } from './rpo.js';
 import { FIELD_MANAGER, serverSideApply } from '../../kube/objects.js';
 import {
   compareCopy,
@@ -145,6 +156,16 @@ const DRIFT_ACTION: Record<DriftKind, DriftAction> = {
 /** Drifted objects named in log lines (each) and in a comparison's Event, per type and comparison. */
 const NAMED_DRIFT = 20;
 
+/** What was kept in quarantine before a prune (status `replication.quarantine`). */
+export interface QuarantineRecord {
+  /** When the last object was quarantined (RFC 3339). */
+  lastTime?: string;
+  /** Its folder: `_quarantine/<ls-namespace>/<ls-name>/<time>/`. */
+  lastPrefix?: string;
+  /** Objects quarantined. */
+  objects: number;
+}
+
 /** Objects of one namespace ('' for cluster-scoped ones) by state, over every entry of a type. */
 export interface NamespaceCounts {
   namespace: string;
@@ -182,8 +203,13 @@ export interface ReplicatorOptions {
     source: { name: string; namespace: string };
     destination: { name: string; namespace: string };
   };
-  /** Called with each write's lag (ms from the source event to the destination write). */
+  /** Called with each write's lag (ms from the source change to the destination write, see rpo.ts). */
   onLag?: (ms: number) => void;
+  /**
+   * A time (ms since the epoch) by which the replication had converged (the last resync): a
+   * source stamp older than it is not a change still to replicate (see `changeTime`).
+   */
+  changesSince?: number;
   /** Called with what the engine does (writes, errors, uploads, lag, drift), for the metrics. */
   onEvent?: (event: ReplicationEvent) => void;
   /** Called after each comparison of source, destination and bucket (each start, and on request). */
@@ -254,7 +280,10 @@ export class TypeReplicator {
   private objectViews = new Map<string, Reflector>();
   /** Source namespaces through each distinct namespace selector. */
   private readonly namespaceViews = new Map<string, Reflector>();
-  /** When the latest change of a key was seen, for the lag figure. */
+  /**
+   * When the oldest change of a key not yet written happened at the source (ms since the epoch,
+   * see `changeTime`): the lag figure, and the age of the oldest pending change.
+   */
   private readonly seenAt = new Map<string, number>();
   /** What each destination copy of ours was written from. */
   private readonly written = new Map<string, Written>();
@@ -280,6 +309,9 @@ export class TypeReplicator {
   private startError?: string;
   private retryTimer?: NodeJS.Timeout;
   private lastEventTime?: string;
+  /** What this type kept in quarantine before its prunes. */
+  readonly quarantine: QuarantineRecord = { objects: 0 };
+  private noQuarantineLogged = false;
   /** Lines about the type as a whole, with neither cluster (the seed's `resource`, `lastUpdate`). */
   private readonly log: Logger;
   /** Lines of operations on the source cluster (`sourceCluster`). */
@@ -445,6 +477,18 @@ export class TypeReplicator {
       message: `objects not replicated, e.g. ${message}`,
       whole: false,
     }));
+  }
+
+  /**
+   * When the oldest change seen at the source and not yet written happened (ms since the epoch);
+   * undefined when none waits. Objects that wait for a change of their own (a lasting failure:
+   * not owned, a patch that does not apply, a missing namespace) are failed, not pending.
+   */
+  oldestPendingChange(): number | undefined {
+    let oldest: number | undefined;
+    for (const [key, at] of this.seenAt)
+      if (!this.failed.get(key)?.lasting && (oldest === undefined || at < oldest)) oldest = at;
+    return oldest;
   }
 
   /** Resolves when every queued write is done (the initial sync, or a burst). */
@@ -705,7 +749,9 @@ export class TypeReplicator {
         found.push({ key, kind: 'bucketStale' });
       if (found.some((f) => f.kind.startsWith('bucket'))) this.bucketRepairs.add(key);
     }
-    if (found.some((f) => f.kind === 'missing' || f.kind === 'outdated')) this.seenAt.set(key, Date.now());
+    // A copy missing or outdated is a source change still to replicate, measured from its stamp.
+    if (found.some((f) => f.kind === 'missing' || f.kind === 'outdated'))
+      this.noteChange(key, Date.now(), selected.object);
     if (found.length) run.drifted.set(key, found);
     else run.drifted.delete(key);
   }
@@ -719,6 +765,7 @@ export class TypeReplicator {
     for (const key of run.owned.keys())
       if (!selectEntry(this.rules, key, this.state)) {
         run.drifted.set(key, [{ key, kind: 'extra' }]);
+        this.noteChange(key, Date.now(), undefined, true);
         this.queue.add(key);
       }
     for (const key of run.originals?.keys() ?? [])
@@ -823,10 +870,34 @@ export class TypeReplicator {
     };
   }
 
+  /**
+   * Notes that `key` changed at the source (`obj` its new state, or its last one when `deleted`),
+   * received at `receivedAt`: the first change not yet written is what the lag is measured from.
+   */
+  private noteChange(key: string, receivedAt: number, obj?: KubeObject, deleted = false): void {
+    if (this.seenAt.has(key)) return;
+    this.seenAt.set(key, changeTime(sourceStamp(obj, deleted), receivedAt, this.opts.changesSince));
+  }
+
+  /** Reports the lag of `key`'s change, now written (or pruned). */
+  private changeWritten(key: string): void {
+    const at = this.seenAt.get(key);
+    if (at === undefined) return;
+    this.seenAt.delete(key);
+    const ms = Math.max(0, Date.now() - at);
+    this.opts.onLag?.(ms);
+    this.opts.onEvent?.({ type: 'lag', namespace: namespaceOf(key), ms });
+  }
+
   private sourceChanged(key: string, event: string, obj?: KubeObject, previous?: KubeObject): void {
     this.lastEventTime = new Date().toISOString();
-    if (event !== 'relisted') {
-      this.seenAt.set(key, Date.now());
+    if (event === 'relisted') {
+      // A relist after 410 Gone: what changed meanwhile is measured from its own stamp.
+      const selected = selectEntry(this.rules, key, this.state);
+      if (selected ? !this.isCurrent(key, selected.rule, selected.object) : this.written.has(key))
+        this.noteChange(key, Date.now(), selected?.object, !selected);
+    } else {
+      this.noteChange(key, Date.now(), obj, event === 'deleted');
       const type = EVENT_TYPES[event];
       this.sourceLog.info(
         {
@@ -938,8 +1009,13 @@ export class TypeReplicator {
       this.staleCopies.delete(key);
       this.bucketRepairs.delete(key);
       if (!this.written.has(key)) {
+        this.seenAt.delete(key);
         // An original left in the bucket for an object that is gone: pruned like a copy's.
-        if (bucketKey && this.bucketExtras.delete(key)) await this.deleteOriginal(key, bucketKey);
+        if (bucketKey && this.bucketExtras.delete(key)) {
+          const change = { event: { type: 'delete' }, sourceObject: this.identity(undefined, key) };
+          await this.keepInQuarantine(ref, bucketKey, change);
+          await this.deleteOriginal(key, bucketKey, change);
+        }
         return;
       }
       // Gone from the source (rather than out of every entry's filters): the seed's not-found line.
@@ -949,6 +1025,7 @@ export class TypeReplicator {
           'object not found in cluster',
         );
       await this.prune(key, ref, bucketKey);
+      this.changeWritten(key);
       return;
     }
     const { rule, object: source } = selected;
@@ -958,9 +1035,11 @@ export class TypeReplicator {
     const edited = this.staleCopies.get(key);
     if (previous) {
       if (previous.version === sourceVersion) {
+        // Already written; or written with another transformation, or edited by hand: a rewrite,
+        // not a source change.
+        this.seenAt.delete(key);
         if (previous.transformation === rule.transformation && !edited) {
-          this.seenAt.delete(key);
-          // Written already; the original may still be missing or stale in the bucket.
+          // The original may still be missing or stale in the bucket.
           if (bucketKey && this.bucketRepairs.has(key)) {
             await this.upload(bucketKey, source, ns, {
               event: { type: 'update' },
@@ -970,7 +1049,10 @@ export class TypeReplicator {
           }
           return;
         }
-      } else if (!isNewerVersion(sourceVersion, previous.version)) return; // stale
+      } else if (!isNewerVersion(sourceVersion, previous.version)) {
+        this.seenAt.delete(key);
+        return; // stale
+      }
     }
     const foreign = this.foreign.get(key);
     if (foreign) {
@@ -1016,13 +1098,7 @@ export class TypeReplicator {
     if (edited) await this.revert(key, rule, ref, edited, change);
     this.written.set(key, { version: sourceVersion ?? '', transformation: rule.transformation });
     this.failed.delete(key);
-    const seen = this.seenAt.get(key);
-    if (seen !== undefined) {
-      const ms = Date.now() - seen;
-      this.opts.onLag?.(ms);
-      this.opts.onEvent?.({ type: 'lag', namespace: ns, ms });
-      this.seenAt.delete(key);
-    }
+    this.changeWritten(key);
   }
 
   /** Uploads the original, as read from the source, to the bucket. */
@@ -1080,6 +1156,60 @@ export class TypeReplicator {
     log.info(creating ? 'object created in cluster' : 'object updated in cluster');
   }
 
+  /**
+   * Keeps the object about to be pruned in the bucket's quarantine (layout.ts): its bucket
+   * original, else the destination copy as read. Throws when the bucket refuses, so that the prune
+   * does not happen and is retried.
+   */
+  private async keepInQuarantine(
+    ref: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
+    bucketKey: string | undefined,
+    change: ObjectChange,
+  ): Promise<void> {
+    const bucket = this.opts.bucket!;
+    const time = runName(new Date());
+    const key = quarantineKey(bucket.liveSync, time, this.gvr, ref.metadata);
+    const log = this.bucketLog.child({ ...change, bucketObject: { path: key } });
+    const namespace = ref.metadata.namespace ?? '';
+    let kept;
+    try {
+      kept = await keepInQuarantine({
+        client: bucket.client,
+        bucket: bucket.name,
+        key,
+        original: bucketKey,
+        readCopy: () =>
+          this.dst.read(ref).then(
+            (obj) => obj as unknown,
+            (err: unknown) => {
+              if (isNotFound(err)) return undefined;
+              throw err;
+            },
+          ),
+      });
+    } catch (err) {
+      this.opts.onEvent?.({ type: 'error', namespace, reason: 'bucket' });
+      log.error(
+        { err: kubeErrorText(err) },
+        'error quarantining object in bucket; the prune waits and is retried',
+      );
+      throw err;
+    }
+    if (kept === 'nothing') {
+      log.info('object to quarantine not found in bucket nor cluster; nothing to keep');
+      return;
+    }
+    Object.assign(this.quarantine, {
+      lastTime: new Date().toISOString(),
+      lastPrefix: quarantinePrefix(bucket.liveSync, time),
+      objects: this.quarantine.objects + 1,
+    });
+    log.info(
+      { quarantined: kept === 'original' ? { from: bucketKey } : { from: 'destination copy' } },
+      'object quarantined in bucket',
+    );
+  }
+
   /** Deletes the copy of `key`, which no entry selects any more, and its bucket original. */
   private async prune(
     key: string,
@@ -1094,6 +1224,11 @@ export class TypeReplicator {
       },
     };
     const log = this.pruneLog.child({ ...change, destinationObject: ref.metadata });
+    if (this.opts.bucket) await this.keepInQuarantine(ref, bucketKey, change);
+    else if (!this.noQuarantineLogged) {
+      this.noQuarantineLogged = true;
+      this.log.info('no bucket: pruned objects are deleted without a quarantine copy');
+    }
     log.debug('deleting object in cluster');
     const namespace = namespaceOf(key);
     try {

@@ -87,6 +87,19 @@ export const KubernetesObjectsToKubernetesConfig = Type.Object(
       {
         resyncPeriod: Type.Optional(Type.String()),
         forceNamespaceCreation: Type.Optional(Type.Boolean()),
+        quarantine: Type.Optional(
+          Type.Object(
+            {
+              retention: Type.Optional(
+                Type.String({
+                  description:
+                    'how long pruned objects are kept in the bucket quarantine, e.g. 168h (the default)',
+                }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+        ),
         resources: Type.Array(ReplicatedResource, { minItems: 1 }),
       },
       { additionalProperties: false },
@@ -160,6 +173,10 @@ export const kubernetesObjectsToKubernetes: Plugin<typeof KubernetesObjectsToKub
       ...checkDuration(config.resyncPeriod, 'spec.config.resyncPeriod'),
       ...checkDuration(config.observability?.interval, 'spec.config.observability.interval'),
       ...checkComponents(config.components),
+      ...checkDuration(
+        config.replication.quarantine?.retention,
+        'spec.config.replication.quarantine.retention',
+      ),
     ];
     config.replication.resources.forEach((r, i) => {
       const base = `spec.config.replication.resources[${i}]`;

@@ -8,9 +8,12 @@ import type { RunCondition } from '../../api/contract.js';
 import type { Logger } from '../../logger.js';
 import { replicationConditions } from './conditions.js';
 import type { GVR } from '../../bucket/layout.js';
+import { parseGoDuration } from '../../api/duration.js';
+import { DEFAULT_QUARANTINE_RETENTION, enforceQuarantineRetention } from '../../bucket/quarantine.js';
 import {
   TypeReplicator,
   type Comparison,
+  type QuarantineRecord,
   type NamespaceCounts,
   type ReplicationEvent,
   type ReplicatorOptions,
@@ -18,6 +21,7 @@ import {
 } from './engine.js';
 import { groupByType } from './entries.js';
 import { componentSettings } from './components.js';
+import { LagWindow, type LagFigures } from './rpo.js';
 import type { KubernetesObjectsToKubernetesConfig } from './index.js';
 
 /** What a run reports (heartbeat details, `status.replication`, the activity's result). */
@@ -34,8 +38,17 @@ export interface ReplicationReport {
   lastCleanComparisonTime?: string;
   /** The value of the compare annotation last acted upon. */
   lastComparisonRequest?: string;
-  /** Milliseconds from a source change being seen to its destination write, over this run. */
-  lag?: { p50: number; p99: number; max: number; samples: number };
+  /**
+   * Milliseconds from a change at the source (its own stamp, see rpo.ts) to its destination
+   * write, over a sliding window (the last `windowSeconds`), and how long the oldest change seen
+   * at the source and not written yet has waited (0 when none).
+   */
+  lag?: LagFigures & { oldestPendingChangeAgeMs: number };
+  /**
+   * With a bucket: what prunes kept in quarantine (the last folder, and how many objects, counted
+   * over the LiveSynchronization's runs), and the retention of its folders.
+   */
+  quarantine?: QuarantineRecord & { retention: string };
 }
 
 /** Options of {@link ReplicationRun}. */
@@ -56,23 +69,24 @@ export interface ReplicationRunOptions {
   lastCleanComparisonTime?: string;
   /** The compare annotation's value when the run starts: its first comparison answers it. */
   comparisonRequest?: string;
+  /**
+   * The LiveSynchronization's lag window, kept by the caller across runs (resync periods) so the
+   * figures survive them; a new one when absent.
+   */
+  lagWindow?: LagWindow;
+  /** When the replication had last converged (ms since the epoch); see `ReplicatorOptions.changesSince`. */
+  changesSince?: number;
+  /** What earlier runs quarantined (their status), so the record goes on across runs. */
+  quarantined?: QuarantineRecord;
 }
-
-/** The nearest-rank percentile of ascending `sorted`; 0 when empty. */
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-/** Lag samples kept: the newest half is kept when this many have come. */
-const MAX_LAG_SAMPLES = 50_000;
 
 /** Replicates every entry of a LiveSynchronization until {@link ReplicationRun.stop}. */
 export class ReplicationRun {
   private readonly replicators: TypeReplicator[];
-  private readonly lags: number[] = [];
+  private readonly lags: LagWindow;
   private readonly report: Omit<ReplicationReport, 'resources' | 'lag'> = {};
   private failures = 0;
+  private expiring?: Promise<void>;
   private readonly startedAt = Date.now();
   private lastClean?: string;
 
@@ -81,6 +95,7 @@ export class ReplicationRun {
     this.lastClean = opts.lastCleanComparisonTime;
     if (opts.comparisonRequest) this.report.lastComparisonRequest = opts.comparisonRequest;
     const components = componentSettings(config.components);
+    this.lags = opts.lagWindow ?? new LagWindow();
     this.replicators = groupByType(config.replication.resources).map(
       (type) =>
         new TypeReplicator({
@@ -100,16 +115,49 @@ export class ReplicationRun {
           lastUpdate: opts.lastUpdate,
           onEvent: opts.observe && ((event) => opts.observe!(type.gvr, event)),
           onComparison: opts.onComparison,
-          onLag: (ms) => {
-            if (this.lags.length >= MAX_LAG_SAMPLES) this.lags.splice(0, MAX_LAG_SAMPLES / 2);
-            this.lags.push(ms);
-          },
+          changesSince: opts.changesSince,
+          onLag: (ms) => this.lags.add(ms, Date.now()),
         }),
     );
   }
 
+  /** The quarantine retention, in ms (validated with the spec: `replication.quarantine.retention`). */
+  private retention(): { text: string; ms: number } {
+    const text = this.opts.config.replication.quarantine?.retention ?? DEFAULT_QUARANTINE_RETENTION;
+    return { text, ms: parseGoDuration(text) ?? parseGoDuration(DEFAULT_QUARANTINE_RETENTION)! };
+  }
+
+  /**
+   * Deletes the quarantine folders older than the retention. A bucket that refuses is logged and
+   * tried again at the next run: it never stops the replication.
+   */
+  private async expireQuarantine(): Promise<void> {
+    const bucket = this.opts.bucket;
+    if (!bucket) return;
+    const log = this.opts.log.child({ bucket: { ...bucket.asset, bucketName: bucket.name } });
+    const retention = this.retention();
+    try {
+      const deleted = await enforceQuarantineRetention({
+        client: bucket.client,
+        bucket: bucket.name,
+        liveSync: bucket.liveSync,
+        retentionMs: retention.ms,
+        now: Date.now(),
+      });
+      for (const prefix of deleted)
+        log.info(
+          { bucketObject: { path: prefix }, retention: retention.text },
+          'expired quarantine folder deleted from bucket',
+        );
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'error deleting expired quarantine folders from bucket');
+    }
+  }
+
   /** Starts every type (one that cannot start keeps retrying by itself, and is counted). */
   async start(): Promise<void> {
+    // In the background: a slow bucket never delays the replication (stop() waits for it).
+    this.expiring = this.expireQuarantine();
     const starts = await Promise.allSettled(this.replicators.map((r) => r.start()));
     this.failures = starts.filter((s) => s.status === 'rejected').length;
   }
@@ -136,7 +184,6 @@ export class ReplicationRun {
       const stats = r.stats();
       r.rules.forEach((rule, i) => byIndex.set(rule.index, stats[i]));
     }
-    const sorted = [...this.lags].sort((a, b) => a - b);
     // A comparison of the whole LiveSynchronization is as old as its oldest type's.
     const states = this.replicators.map((r) => r.comparisonState());
     let lastComparisonTime: string | undefined;
@@ -145,17 +192,22 @@ export class ReplicationRun {
       if (states.every((c) => c.clean) && (!this.lastClean || lastComparisonTime > this.lastClean))
         this.lastClean = lastComparisonTime;
     }
+    const now = Date.now();
+    let oldest: number | undefined;
+    for (const r of this.replicators) {
+      const at = r.oldestPendingChange();
+      if (at !== undefined && (oldest === undefined || at < oldest)) oldest = at;
+    }
     return {
       ...this.report,
       ...(lastComparisonTime && { lastComparisonTime }),
       ...(this.lastClean && { lastCleanComparisonTime: this.lastClean }),
       resources: this.opts.config.replication.resources.map((_, i) => byIndex.get(i)!),
       lag: {
-        p50: percentile(sorted, 50),
-        p99: percentile(sorted, 99),
-        max: sorted.at(-1) ?? 0,
-        samples: sorted.length,
+        ...this.lags.figures(now),
+        oldestPendingChangeAgeMs: oldest === undefined ? 0 : Math.max(0, now - oldest),
       },
+      ...(this.opts.bucket && { quarantine: this.quarantineRecord() }),
     };
   }
 
@@ -167,6 +219,18 @@ export class ReplicationRun {
     this.report.lastComparisonRequest = request;
     const done = await Promise.all(this.replicators.map((r) => r.compareNow()));
     return done.filter((c): c is Comparison => c !== undefined);
+  }
+
+  /** The quarantine record: earlier runs' and this run's. */
+  private quarantineRecord(): QuarantineRecord & { retention: string } {
+    const record = { objects: 0, ...this.opts.quarantined, retention: this.retention().text };
+    for (const r of this.replicators) {
+      const q = r.quarantine;
+      record.objects += q.objects;
+      if (q.lastTime && (!record.lastTime || q.lastTime > record.lastTime))
+        Object.assign(record, { lastTime: q.lastTime, lastPrefix: q.lastPrefix });
+    }
+    return record;
   }
 
   /** Objects by type and object namespace, by state (the metrics' gauges). */
@@ -184,6 +248,6 @@ export class ReplicationRun {
 
   /** Stops every watch and write; running writes finish. */
   async stop(): Promise<void> {
-    await Promise.all(this.replicators.map((r) => r.stop()));
+    await Promise.all([...this.replicators.map((r) => r.stop()), this.expiring]);
   }
 }

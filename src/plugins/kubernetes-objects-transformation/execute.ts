@@ -92,6 +92,7 @@ async function restoreFromBucket(
       ...ctx,
       bucket: { client: bucket.value.client, name: bucket.value.name, asset: bucket.value.asset },
       liveSync: { namespace, name },
+      quarantine: fromOriginal.quarantine,
     });
   } finally {
     bucket.value.client.destroy();
@@ -189,7 +190,8 @@ export async function transformObjects(run: PluginRun<TransformationConfig>): Pr
       report.matched = items.length;
       const ops = entry.patch?.operations;
       const options = { skipIfNotFoundOnDelete: entry.patchOptions?.skipIfNotFoundOnDelete };
-      if (entry.fromOriginal?.enabled) {
+      // `quarantine` alone restores from the quarantine; `enabled: false` turns either off.
+      if (entry.fromOriginal?.enabled ?? entry.fromOriginal?.quarantine !== undefined) {
         const results = await restoreFromBucket(run, entry.fromOriginal, `${base}.fromOriginal`, {
           api,
           log: entryLog,

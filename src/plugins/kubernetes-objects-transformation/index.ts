@@ -42,6 +42,12 @@ export const TransformationConfig = Type.Object(
                       'namespace/name of the LiveSynchronization whose bucket originals to restore',
                   }),
                 ),
+                quarantine: Type.Optional(
+                  Type.String({
+                    description:
+                      'restore from the quarantine instead of the originals: the folders whose time (e.g. 20261128T083500Z) starts with this prefix; "" for every folder. The newest copy of an object wins',
+                  }),
+                ),
               },
               { additionalProperties: false },
             ),
@@ -93,6 +99,12 @@ export const kubernetesObjectsTransformation: Plugin<typeof TransformationConfig
         });
       }
       problems.push(...checkPatch(r.patch?.operations, `${base}.patch.operations`));
+      const quarantine = r.fromOriginal?.quarantine;
+      if (quarantine !== undefined && !/^\d{0,8}(T\d{0,6}Z?)?$/.test(quarantine))
+        problems.push({
+          path: `${base}.fromOriginal.quarantine`,
+          message: `"${quarantine}" is not the start of a quarantine folder's time (e.g. 20261128T083500Z): use e.g. "20261128", "20261128T0835", or "" for every folder`,
+        });
     });
     return problems;
   },

@@ -10,7 +10,14 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import type { KubernetesObjectApi } from '@kubernetes/client-node';
 import { type KubernetesObject } from '@kubernetes/client-node';
 import jsonpatch from 'fast-json-patch';
-import { liveSyncPrefix, objectPath, resourceFolder, type GVR } from '../../bucket/layout.js';
+import {
+  liveSyncPrefix,
+  newestQuarantined,
+  objectPath,
+  quarantineRoot,
+  resourceFolder,
+  type GVR,
+} from '../../bucket/layout.js';
 import type { ServedType } from '../../kube/discovery.js';
 import { isConflict, kubeErrorText, statusOf } from '../../kube/errors.js';
 import { pool } from '../../pool.js';
@@ -36,6 +43,11 @@ export interface RestoreContext {
   /** The run's logger; bucket lines get `bucket` and `bucketObject`, and never a cluster field. */
   log: Logger;
   liveSync: { namespace: string; name: string };
+  /**
+   * Restore from the quarantine instead of the originals: the folders whose time starts with
+   * this prefix ('' for all), the newest copy of an object winning. Undefined: the originals.
+   */
+  quarantine?: string;
   gvr: GVR;
   type: ServedType;
   /** The objects of this cluster the entry selects (they must have an original). */
@@ -64,7 +76,10 @@ function comparable(obj: KubeObject): KubeObject {
 }
 
 async function listKeys(ctx: RestoreContext, bucketLog: Logger): Promise<string[]> {
-  const prefix = `${liveSyncPrefix(ctx.liveSync)}${resourceFolder(ctx.gvr)}/`;
+  const quarantine = ctx.quarantine !== undefined;
+  const prefix = quarantine
+    ? `${quarantineRoot(ctx.liveSync)}${ctx.quarantine}`
+    : `${liveSyncPrefix(ctx.liveSync)}${resourceFolder(ctx.gvr)}/`;
   bucketLog.info({ bucketObject: { path: prefix } }, 'listing object from bucket');
   const keys: string[] = [];
   let token: string | undefined;
@@ -75,7 +90,7 @@ async function listKeys(ctx: RestoreContext, bucketLog: Logger): Promise<string[
     for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
     token = page.NextContinuationToken;
   } while (token);
-  return keys;
+  return quarantine ? newestQuarantined(keys, quarantineRoot(ctx.liveSync), ctx.gvr, ctx.quarantine!) : keys;
 }
 
 /** Restores every original of the entry's type; one result per object. */
@@ -85,7 +100,8 @@ export async function restoreEntry(ctx: RestoreContext): Promise<ObjectResult[]>
   const prefix = liveSyncPrefix(ctx.liveSync);
   const results: ObjectResult[] = [];
   const withOriginal = new Set(keys.map((k) => display(objectOfKey(k))));
-  for (const obj of ctx.selected) {
+  // From the quarantine, only what was pruned comes back: the cluster's other objects need none.
+  for (const obj of ctx.quarantine === undefined ? ctx.selected : []) {
     const name = display({ namespace: obj.metadata?.namespace, name: String(obj.metadata?.name) });
     if (!withOriginal.has(name))
       results.push({
