@@ -24,6 +24,10 @@ import {
   type ReplicationReport,
 } from '../src/plugins/kubernetes-objects-to-kubernetes/run.js';
 import { isOwnedBy } from '../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
+import {
+  configHash,
+  readCheckpoint,
+} from '../src/plugins/kubernetes-objects-to-kubernetes/checkpoint.js';
 import { getCustomObject, patchStatus, serverSideApply } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 import { FailureType } from '../src/api/errors.js';
@@ -44,6 +48,8 @@ export interface ReplicationActivityDeps {
   metrics: Metrics;
   /** Aborted when the process starts stopping: the replication hands over (see ActivityDeps). */
   stopping?: AbortSignal;
+  /** A retried attempt resumes from the previous one's checkpoint (default true; `--replication-checkpoint`). */
+  replicationCheckpoint?: boolean;
 }
 
 /** Builds the replication activities. */
@@ -181,11 +187,13 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           Boolean(current.metadata.deletionTimestamp)
         );
       };
+      // Heartbeat details: the counters and the checkpoint a retried attempt resumes from.
+      const details = () => ({ ...run.snapshot(), checkpoint: run.checkpoint(input.generation) });
       let lastWritten = '';
       const writeStatus = async () => {
         const current = run.snapshot();
         const text = JSON.stringify(current);
-        ctx.heartbeat(current);
+        ctx.heartbeat(details());
         if (text === lastWritten) return;
         lastWritten = text;
         await patchStatus(custom, ref, { replication: current }).catch((err) =>
@@ -215,9 +223,22 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       try {
         // Listing and writing many objects outlasts the heartbeat timeout: keep heartbeating, or
         // Temporal would time this attempt out and start a second one beside it.
-        const beat = setInterval(() => ctx.heartbeat(run.snapshot()), 1000);
+        const beat = setInterval(() => ctx.heartbeat(details()), 1000);
         try {
-          await run.start();
+          // A retry (crash, kill -9, hand-over) resumes from the last heartbeat's checkpoint; the
+          // first attempt of a resync period lists everything (the additive and subtractive resync).
+          const resumeFrom =
+            ctx.info.attempt > 1 && deps.replicationCheckpoint !== false
+              ? readCheckpoint(ctx.info.heartbeatDetails, {
+                  generation: input.generation,
+                  config: configHash(config),
+                })
+              : undefined;
+          if (resumeFrom?.ok) await run.resume(resumeFrom.checkpoint);
+          else {
+            if (resumeFrom) log.info({ reason: resumeFrom.reason }, 'not resuming from checkpoint; listing');
+            await run.start();
+          }
           await signalHealth();
           if (await run.converged(ctx.cancelled)) recorder.resynced(new Date());
           recount();
@@ -231,7 +252,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
             // heartbeat, and fail this attempt so that Temporal retries it (on another replica) now.
             await run.stop();
             await writeStatus();
-            ctx.heartbeat(run.snapshot());
+            ctx.heartbeat(details());
             log.info('worker stopping: replication handed back to Temporal for another replica');
             throw stoppingFailure();
           }
@@ -242,7 +263,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
             await run.stop();
             recorder.forget();
             for (;;) {
-              ctx.heartbeat(run.snapshot());
+              ctx.heartbeat(details());
               await ctx.sleep(1000);
             }
           }
@@ -251,7 +272,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
             await signalHealth();
             lastStatus = Date.now();
           } else {
-            ctx.heartbeat(run.snapshot());
+            ctx.heartbeat(details());
           }
           if (Date.now() - lastCounts >= observability.intervalMs) recount();
           await ctx.sleep(Math.min(1000, Math.max(1, input.runForMs - (Date.now() - started))));

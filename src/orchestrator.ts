@@ -60,6 +60,8 @@ export interface OrchestratorOptions {
   allowKubeconfigExec?: boolean;
   /** What the operator allows plugins to do (custom-image Pods); absent: nothing. */
   pluginPolicy?: PluginPolicy;
+  /** A retried replication resumes from its checkpoint (default true; `--replication-checkpoint`). */
+  replicationCheckpoint?: boolean;
 }
 
 /** A running orchestrator. */
@@ -110,6 +112,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       metrics,
       pluginPolicy: opts.pluginPolicy,
       stopping: stopping.signal,
+      replicationCheckpoint: opts.replicationCheckpoint,
     },
     overrides: opts.workerOverrides,
   });

@@ -74,6 +74,7 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
       namespaces: config.namespaces,
       webhook: config.webhook,
       allowKubeconfigExec: config.allowKubeconfigExec,
+      replicationCheckpoint: config.replicationCheckpoint,
       metricsServer: config.metrics,
       pluginPolicy: { customImage: config.customImage },
       leaderElection: election && {
@@ -116,6 +117,7 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
       metrics: orchestrator.metricsServer?.url,
       temporalMetrics: config.temporalMetrics && `http://${config.temporalMetrics.bindAddress}/metrics`,
       allowKubeconfigExec: config.allowKubeconfigExec,
+      replicationCheckpoint: config.replicationCheckpoint,
       customImage: config.customImage,
       leaderElection: orchestrator.elector?.state() ?? 'off',
     },

@@ -39,6 +39,15 @@ export interface ReflectorOptions {
   ) => void;
   /** Called when a list after 410 Gone fails (the reflector keeps retrying). */
   onError?: (err: unknown) => void;
+  /** Called with a relist's resourceVersion and the keys it reports, before it reports them. */
+  onListed?: (resourceVersion: string, keys: string[]) => void;
+  /** Called with each bookmark's resourceVersion. */
+  onBookmark?: (resourceVersion: string) => void;
+  /**
+   * When set, a watch that expires (410 Gone) stops the reflector and calls this instead of
+   * listing again: the owner of a resumed (partial) view decides how to list.
+   */
+  onExpired?: (why: string) => void;
 }
 
 /** `namespace/name` (`/name` for a cluster-scoped object). */
@@ -80,6 +89,20 @@ export class Reflector {
     this.startWatch(this.resourceVersion, 0);
   }
 
+  /**
+   * Starts watching from `resourceVersion` without a list (a checkpoint's): {@link Reflector.objects}
+   * then holds only what changed since, and the API server replays those changes from its watch cache.
+   */
+  watchFrom(resourceVersion: string): void {
+    this.resourceVersion = resourceVersion;
+    this.watch();
+  }
+
+  /** The resourceVersion of the last list, event or bookmark. */
+  get version(): string {
+    return this.resourceVersion;
+  }
+
   /** Stops watching. */
   stop(): void {
     this.stopped = true;
@@ -94,7 +117,9 @@ export class Reflector {
   private async relist(): Promise<void> {
     const before = new Set(this.objects.keys());
     await this.list();
-    for (const key of new Set([...before, ...this.objects.keys()])) this.opts.onChange(key, 'relisted');
+    const keys = [...new Set([...before, ...this.objects.keys()])];
+    this.opts.onListed?.(this.resourceVersion, keys);
+    for (const key of keys) this.opts.onChange(key, 'relisted');
   }
 
   private startWatch(resourceVersion: string, attempt: number): void {
@@ -105,6 +130,11 @@ export class Reflector {
       if (restarted || this.stopped) return;
       restarted = true;
       const delay = relist ? 1000 : backoffDelay(RESUME, attempt + 1);
+      if (relist && this.opts.onExpired) {
+        this.stop();
+        this.opts.onExpired(why);
+        return;
+      }
       if (relist) this.opts.log.warn({ why }, 'watch expired (410 Gone); listing again');
       else this.opts.log.debug({ why, attempt }, 'watch ended; resuming from the last version seen');
       setTimeout(() => {
@@ -135,7 +165,10 @@ export class Reflector {
           attempt = 0;
           latest = obj.metadata?.resourceVersion ?? latest;
           this.resourceVersion = latest;
-          if (phase === 'BOOKMARK') return;
+          if (phase === 'BOOKMARK') {
+            this.opts.onBookmark?.(latest);
+            return;
+          }
           const key = keyOf(obj);
           const previous = this.objects.get(key);
           // With a label selector, an object whose labels stop matching arrives as DELETED.

@@ -26,6 +26,7 @@ import { objectKey, type GVR } from '../../bucket/layout.js';
 import { keyOf, Reflector, type ReflectedType } from '../../kube/reflector.js';
 import { listAllPages } from '../../kube/list.js';
 import { serverSideApply } from '../../kube/objects.js';
+import { namespacesHash, WriteMarks, type TypeCheckpoint } from './checkpoint.js';
 import {
   isNewerVersion,
   isOwnedBy,
@@ -160,11 +161,25 @@ export class TypeReplicator {
   /** The entries this type serves, in spec order. */
   readonly rules: EntryRule[];
   private readonly dst: KubernetesObjectApi;
+  /** Source reads of single objects (resumed mode only). */
+  private readonly srcObjects: KubernetesObjectApi;
   private readonly queue: KeyedQueue;
   /** Source objects through each distinct label selector ('' for none). */
   private objectViews = new Map<string, Reflector>();
   /** Source namespaces through each distinct namespace selector. */
   private readonly namespaceViews = new Map<string, Reflector>();
+  /** How far each source reflector's changes are written: the checkpoint (see checkpoint.ts). */
+  private readonly marks = new WriteMarks();
+  /** Keys requeued by a namespace change and not yet written; the namespace hashes wait for them. */
+  private readonly namespaceWork = new Set<string>();
+  /** The namespace hashes as of the last time no namespace change waited to be written. */
+  private settledNamespaces?: Record<string, string>;
+  /** Set while this type runs from a checkpoint: its source views hold only what changed since. */
+  private resumed = false;
+  /** Resumed: keys whose source (through every view) and destination state is known. */
+  private readonly resolved = new Set<string>();
+  /** Resumed: keys each view (by label selector) received an event of since the resume. */
+  private readonly seenSince = new Map<string, Set<string>>();
   /** When the latest change of a key was seen, for the lag figure. */
   private readonly seenAt = new Map<string, number>();
   /** What each destination copy of ours was written from. */
@@ -193,6 +208,7 @@ export class TypeReplicator {
     this.gvr = opts.type.gvr;
     this.rules = opts.type.rules;
     this.dst = KubernetesObjectApi.makeApiClient(opts.destination);
+    this.srcObjects = KubernetesObjectApi.makeApiClient(opts.source);
     const { group, version, resource } = this.gvr;
     this.log = opts.log.child({
       resource: { apiGroup: group, apiVersion: version, resource },
@@ -203,20 +219,7 @@ export class TypeReplicator {
     this.bucketLog = this.log.child({
       bucket: opts.bucket && { ...opts.bucket.asset, bucketName: opts.bucket.name },
     });
-    for (const rule of this.rules) {
-      const selector = rule.namespaceSelector;
-      if (selector === undefined || this.namespaceViews.has(selector)) continue;
-      this.namespaceViews.set(
-        selector,
-        new Reflector({
-          kubeconfig: opts.source,
-          type: NAMESPACES,
-          labelSelector: selector,
-          log: this.sourceLog,
-          onChange: (key) => this.requeueNamespace(key.slice(1)),
-        }),
-      );
-    }
+    this.addNamespaceViews();
     this.state = {
       object: (labelSelector, key) => this.objectViews.get(labelSelector ?? '')?.objects.get(key),
       namespaceMatches: (selector, namespace) =>
@@ -224,7 +227,7 @@ export class TypeReplicator {
     };
     this.queue = new KeyedQueue({
       concurrency: opts.concurrency,
-      reconcile: (key) => this.reconcile(key),
+      reconcile: (key) => this.reconcileMarked(key),
       onError: (key, err, attempt) => {
         this.failed.set(key, { message: kubeErrorText(err), lasting: false });
         this.destinationLog.warn(
@@ -233,6 +236,24 @@ export class TypeReplicator {
         );
       },
     });
+  }
+
+  /** One reflector of namespaces per distinct namespace selector (again after a fall-back). */
+  private addNamespaceViews(): void {
+    for (const rule of this.rules) {
+      const selector = rule.namespaceSelector;
+      if (selector === undefined || this.namespaceViews.has(selector)) continue;
+      this.namespaceViews.set(
+        selector,
+        new Reflector({
+          kubeconfig: this.opts.source,
+          type: NAMESPACES,
+          labelSelector: selector,
+          log: this.sourceLog,
+          onChange: (key) => this.requeueNamespace(key.slice(1)),
+        }),
+      );
+    }
   }
 
   /**
@@ -249,6 +270,10 @@ export class TypeReplicator {
     const keys = new Set<string>([...this.written.keys(), ...this.failed.keys()]);
     for (const view of this.objectViews.values()) for (const k of view.objects.keys()) keys.add(k);
     for (const key of keys) {
+      if (this.resumed && this.untouchedCopy(key)) {
+        yield { key, position: 0, state: 'inSync' }; // written before the checkpoint, unchanged since
+        continue;
+      }
       const selected = selectEntry(this.rules, key, this.state);
       const at = selected ? position.get(selected.rule.index)! : 0;
       const failure = this.failed.get(key);
@@ -381,6 +406,7 @@ export class TypeReplicator {
     this.discovered = discovered;
     const type: ReflectedType = { ...discovered, path: this.path() };
     const views = new Map<string, Reflector>();
+    this.marks.reset();
     for (const rule of this.rules) {
       const selector = rule.labelSelector ?? '';
       if (views.has(selector)) continue;
@@ -391,7 +417,12 @@ export class TypeReplicator {
           type,
           labelSelector: rule.labelSelector,
           log: this.sourceLog,
-          onChange: (key, event, obj, previous) => this.sourceChanged(key, event, obj, previous),
+          onChange: (key, event, obj, previous) => {
+            this.marks.of(selector).received(key, obj?.metadata?.resourceVersion);
+            this.sourceChanged(key, event, obj, previous);
+          },
+          onListed: (version, keys) => this.marks.of(selector).listed(version, keys),
+          onBookmark: (version) => this.marks.of(selector).bookmark(version),
         }),
       );
     }
@@ -451,6 +482,8 @@ export class TypeReplicator {
     }
     const keys = new Set(owned);
     for (const view of views.values()) for (const k of view.objects.keys()) keys.add(k);
+    // The checkpoint starts at the lists' versions once every key they gave is written.
+    for (const [selector, view] of views) this.marks.of(selector).listed(view.version, keys);
     const now = Date.now();
     for (const key of keys) {
       const selected = selectEntry(this.rules, key, this.state);
@@ -522,10 +555,19 @@ export class TypeReplicator {
   }
 
   private requeueNamespace(ns: string): void {
+    if (this.resumed) {
+      // A resumed view does not know every object of the namespace: list them all.
+      this.fallBack(`namespace ${ns} changed`);
+      return;
+    }
     const prefix = `${ns}/`;
-    for (const key of this.written.keys()) if (key.startsWith(prefix)) this.queue.add(key);
+    const requeue = (key: string) => {
+      this.namespaceWork.add(key);
+      this.queue.add(key);
+    };
+    for (const key of this.written.keys()) if (key.startsWith(prefix)) requeue(key);
     for (const view of this.objectViews.values())
-      for (const key of view.objects.keys()) if (key.startsWith(prefix)) this.queue.add(key);
+      for (const key of view.objects.keys()) if (key.startsWith(prefix)) requeue(key);
   }
 
   /** Whether the copy of `key` was written from this version of the source with this entry's transformation. */
@@ -686,6 +728,217 @@ export class TypeReplicator {
       this.opts.onEvent?.({ type: 'lag', namespace: ns, ms });
       this.seenAt.delete(key);
     }
+  }
+
+  // --- Resuming from a checkpoint (see checkpoint.ts and docs/replication.md) ---
+
+  /** {@link TypeReplicator.reconcile}, then the key is settled in the write marks when it is written. */
+  private async reconcileMarked(key: string): Promise<{ requeueAfterMs?: number } | void> {
+    const upTo = this.marks.now();
+    if (this.resumed && !this.resolved.has(key)) await this.resolve(key);
+    const result = await this.reconcile(key);
+    // Written, pruned or nothing to do: the changes up to `upTo` need no replay. A failure (even a
+    // lasting one) or a requeue holds the mark back, so that a crash replays it.
+    if (!this.stopped && !result?.requeueAfterMs && !this.failed.has(key)) {
+      this.marks.settle(key, upTo);
+      this.namespaceWork.delete(key);
+    }
+    return result;
+  }
+
+  /** The distinct label selectors ('' for none) and namespace selectors of this type's entries. */
+  selectors(): { labels: string[]; namespaces: string[] } {
+    return {
+      labels: [...new Set(this.rules.map((r) => r.labelSelector ?? ''))],
+      namespaces: [
+        ...new Set(this.rules.flatMap((r) => (r.namespaceSelector === undefined ? [] : [r.namespaceSelector]))),
+      ],
+    };
+  }
+
+  /** The namespaces each namespace selector matches now, hashed. */
+  private namespaceHashes(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [selector, view] of this.namespaceViews)
+      out[selector] = namespacesHash([...view.objects.keys()].map((k) => k.slice(1)));
+    return out;
+  }
+
+  /**
+   * This type's checkpoint: each source reflector's low-water mark and the namespace hashes they
+   * were written under; undefined until the initial sync is written (a retry then lists again).
+   */
+  checkpoint(): TypeCheckpoint | undefined {
+    const objects = this.marks.marksBySelector();
+    if (this.namespaceWork.size === 0) this.settledNamespaces = this.namespaceHashes();
+    if (!objects || !this.settledNamespaces || this.startError) return undefined;
+    return { objects, namespaces: this.settledNamespaces };
+  }
+
+  /**
+   * Starts from a checkpoint instead of listing: the source reflectors watch from its versions
+   * (the API server replays what changed since), the destination is read object by object as
+   * changes come. Namespaces are listed (they are few); when the ones a selector matches are not
+   * those of the checkpoint, or a watch answers 410 Gone, the type lists everything as
+   * {@link TypeReplicator.start} does.
+   */
+  async resume(checkpoint: TypeCheckpoint): Promise<void> {
+    try {
+      const [discovered] = await Promise.all([
+        this.discover(),
+        ...[...this.namespaceViews.values()].map((v) => v.list()),
+      ]);
+      if (this.stopped) return;
+      const hashes = this.namespaceHashes();
+      const changed = Object.keys(hashes).find((s) => hashes[s] !== checkpoint.namespaces[s]);
+      if (changed !== undefined) {
+        this.sourceLog.info(
+          { namespaceSelector: changed },
+          'not resuming from checkpoint: the namespaces the selector matches changed; listing objects',
+        );
+        return await this.start();
+      }
+      this.discovered = discovered;
+      this.resumed = true;
+      this.startError = undefined;
+      const type: ReflectedType = { ...discovered, path: this.path() };
+      const views = new Map<string, Reflector>();
+      this.marks.reset();
+      for (const selector of this.selectors().labels) {
+        const seen = new Set<string>();
+        this.seenSince.set(selector, seen);
+        views.set(
+          selector,
+          new Reflector({
+            kubeconfig: this.opts.source,
+            type,
+            labelSelector: selector || undefined,
+            log: this.sourceLog,
+            onChange: (key, event, obj, previous) => {
+              seen.add(key);
+              this.marks.of(selector).received(key, obj?.metadata?.resourceVersion);
+              this.sourceChanged(key, event, obj, previous);
+            },
+            onBookmark: (version) => this.marks.of(selector).bookmark(version),
+            onExpired: (why) => this.fallBack(`watch expired (410 Gone): ${why}`),
+          }),
+        );
+        this.marks.of(selector, checkpoint.objects[selector]);
+      }
+      this.objectViews = views;
+      this.sourceLog.info(
+        { resourceVersions: checkpoint.objects },
+        'resuming from checkpoint: watching from the checkpoint versions, not listing',
+      );
+      for (const [selector, view] of views) view.watchFrom(checkpoint.objects[selector]);
+      for (const view of this.namespaceViews.values()) view.watch();
+      void this.countDestination(discovered);
+    } catch (err) {
+      if (this.stopped) return;
+      this.startError ??= kubeErrorText(err);
+      this.scheduleRetry(1);
+      throw err;
+    }
+  }
+
+  /** Leaves the resumed mode: every view stops, and the type lists both sides as a start does. */
+  private fallBack(why: string): void {
+    if (!this.resumed || this.stopped) return;
+    this.resumed = false;
+    this.sourceLog.warn({ why }, 'checkpoint resume abandoned; listing objects again');
+    for (const v of [...this.objectViews.values(), ...this.namespaceViews.values()]) v.stop();
+    this.namespaceViews.clear();
+    this.addNamespaceViews();
+    this.resolved.clear();
+    this.seenSince.clear();
+    this.startOnce().catch((err: unknown) => {
+      if (this.stopped) return;
+      this.startError ??= kubeErrorText(err);
+      this.scheduleRetry(1);
+    });
+  }
+
+  /**
+   * Resumed: reads what the partial views do not know of `key` before it is reconciled, so that
+   * nothing is written from, or pruned for, an object merely not seen since the checkpoint. The
+   * source is read through each view that had no event of it (the API server matches the label
+   * selector), the destination copy for its owner and source version.
+   */
+  private async resolve(key: string): Promise<void> {
+    const d = this.discovered!;
+    const slash = key.indexOf('/');
+    const [ns, name] = [key.slice(0, slash), key.slice(slash + 1)];
+    for (const [selector, view] of this.objectViews) {
+      if (this.seenSince.get(selector)?.has(key)) continue;
+      const page = await this.srcObjects.list(
+        d.apiVersion,
+        d.kind,
+        d.namespaced ? ns : undefined,
+        undefined,
+        undefined,
+        undefined,
+        `metadata.name=${name}`,
+        selector || undefined,
+      );
+      if (this.seenSince.get(selector)?.has(key)) continue; // an event came meanwhile: it is newer
+      const found = page.items[0] as KubeObject | undefined;
+      if (found) view.objects.set(key, { ...found, apiVersion: d.apiVersion, kind: d.kind });
+      else view.objects.delete(key);
+    }
+    if (!this.written.has(key) && !this.foreign.has(key)) {
+      const copy = (await this.dst
+        .read({ apiVersion: d.apiVersion, kind: d.kind, metadata: { name, ...(d.namespaced ? { namespace: ns } : {}) } })
+        .catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        })) as KubeObject | undefined;
+      if (copy) this.learnCopy(key, copy);
+    }
+    this.resolved.add(key);
+  }
+
+  /** Records a destination object: ours (and what it was written from), or someone else's. */
+  private learnCopy(key: string, item: KubeObject): void {
+    if (!isOwnedBy(item, this.opts.owner)) {
+      const other = item.metadata?.annotations?.[OWNER_ANNOTATION];
+      this.foreign.set(
+        key,
+        other ? `claimed by LiveSynchronization ${other}` : 'not created by this LiveSynchronization',
+      );
+      return;
+    }
+    const annotations = item.metadata?.annotations ?? {};
+    const version = annotations[SOURCE_VERSION_ANNOTATION];
+    if (version) this.written.set(key, { version, transformation: annotations[TRANSFORMATION_ANNOTATION] ?? '' });
+  }
+
+  /**
+   * Resumed: once the changes since the checkpoint are written, lists the destination (never the
+   * source) so that status counts the copies the checkpoint left in sync. Writes nothing.
+   */
+  private async countDestination(discovered: Discovered): Promise<void> {
+    await this.queue.idle();
+    if (!this.resumed || this.stopped) return;
+    try {
+      this.destinationLog.info('listing objects in cluster (to count the copies after a resume)');
+      const { items } = await listAllPages<KubeObject>(this.dst, discovered);
+      if (!this.resumed || this.stopped) return;
+      for (const item of items) {
+        const key = keyOf(item);
+        if (this.resolved.has(key) || this.written.has(key) || this.foreign.has(key)) continue;
+        this.learnCopy(key, item);
+      }
+      this.destinationLog.info({ count: items.length }, 'listed objects in cluster');
+    } catch (err) {
+      this.destinationLog.warn({ err: kubeErrorText(err) }, 'error listing objects in cluster; counts are partial');
+    }
+  }
+
+  /** Resumed: a copy of ours with no change since the checkpoint (counted in sync). */
+  private untouchedCopy(key: string): boolean {
+    if (this.resolved.has(key) || !this.written.has(key) || this.failed.has(key)) return false;
+    for (const view of this.objectViews.values()) if (view.objects.has(key)) return false;
+    return true;
   }
 
   /** Uploads the original, as read from the source, to the bucket. */
