@@ -24,10 +24,7 @@ import {
   type ReplicationReport,
 } from '../src/plugins/kubernetes-objects-to-kubernetes/run.js';
 import { isOwnedBy } from '../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
-import {
-  configHash,
-  readCheckpoint,
-} from '../src/plugins/kubernetes-objects-to-kubernetes/checkpoint.js';
+import { configHash, readCheckpoint } from '../src/plugins/kubernetes-objects-to-kubernetes/checkpoint.js';
 import { getCustomObject, patchStatus, serverSideApply } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 import { FailureType } from '../src/api/errors.js';

@@ -257,7 +257,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
     managementKubeconfig: values.kubeconfig ?? env.MANAGEMENT_KUBECONFIG,
     logLevel,
     leaderElection: leaderElection(values, env, taskQueue),
-    replicationCheckpoint: replicationCheckpoint(values['replication-checkpoint'] ?? env.REPLICATION_CHECKPOINT),
+    replicationCheckpoint: replicationCheckpoint(
+      values['replication-checkpoint'] ?? env.REPLICATION_CHECKPOINT,
+    ),
   };
 }
 

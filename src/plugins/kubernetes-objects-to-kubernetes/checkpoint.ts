@@ -52,9 +52,7 @@ export function namespacesHash(names: Iterable<string>): string {
 }
 
 /** What a retried attempt may resume from, or why it may not. */
-export type CheckpointRead =
-  | { ok: true; checkpoint: ReplicationCheckpoint }
-  | { ok: false; reason: string };
+export type CheckpointRead = { ok: true; checkpoint: ReplicationCheckpoint } | { ok: false; reason: string };
 
 /**
  * Reads the checkpoint out of the last heartbeat details of a previous attempt (`details.checkpoint`)
@@ -94,8 +92,7 @@ export function typeResumable(
 ): { ok: true; checkpoint: TypeCheckpoint } | { ok: false; reason: string } {
   if (!checkpoint) return { ok: false, reason: 'no mark for this type (its initial sync was not written)' };
   const missing = selectors.labels.find((s) => !checkpoint.objects[s]);
-  if (missing !== undefined)
-    return { ok: false, reason: `no mark for label selector '${missing}'` };
+  if (missing !== undefined) return { ok: false, reason: `no mark for label selector '${missing}'` };
   const missingNs = selectors.namespaces.find((s) => checkpoint.namespaces[s] === undefined);
   if (missingNs !== undefined)
     return { ok: false, reason: `no namespace hash for namespace selector '${missingNs}'` };

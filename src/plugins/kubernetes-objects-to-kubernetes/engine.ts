@@ -751,7 +751,9 @@ export class TypeReplicator {
     return {
       labels: [...new Set(this.rules.map((r) => r.labelSelector ?? ''))],
       namespaces: [
-        ...new Set(this.rules.flatMap((r) => (r.namespaceSelector === undefined ? [] : [r.namespaceSelector]))),
+        ...new Set(
+          this.rules.flatMap((r) => (r.namespaceSelector === undefined ? [] : [r.namespaceSelector])),
+        ),
       ],
     };
   }
@@ -887,7 +889,11 @@ export class TypeReplicator {
     }
     if (!this.written.has(key) && !this.foreign.has(key)) {
       const copy = (await this.dst
-        .read({ apiVersion: d.apiVersion, kind: d.kind, metadata: { name, ...(d.namespaced ? { namespace: ns } : {}) } })
+        .read({
+          apiVersion: d.apiVersion,
+          kind: d.kind,
+          metadata: { name, ...(d.namespaced ? { namespace: ns } : {}) },
+        })
         .catch((err: unknown) => {
           if (isNotFound(err)) return undefined;
           throw err;
@@ -909,7 +915,8 @@ export class TypeReplicator {
     }
     const annotations = item.metadata?.annotations ?? {};
     const version = annotations[SOURCE_VERSION_ANNOTATION];
-    if (version) this.written.set(key, { version, transformation: annotations[TRANSFORMATION_ANNOTATION] ?? '' });
+    if (version)
+      this.written.set(key, { version, transformation: annotations[TRANSFORMATION_ANNOTATION] ?? '' });
   }
 
   /**
@@ -930,7 +937,10 @@ export class TypeReplicator {
       }
       this.destinationLog.info({ count: items.length }, 'listed objects in cluster');
     } catch (err) {
-      this.destinationLog.warn({ err: kubeErrorText(err) }, 'error listing objects in cluster; counts are partial');
+      this.destinationLog.warn(
+        { err: kubeErrorText(err) },
+        'error listing objects in cluster; counts are partial',
+      );
     }
   }
 

@@ -16,12 +16,7 @@ import {
   type ResourceStats,
 } from './engine.js';
 import { groupByType, typeName } from './entries.js';
-import {
-  CHECKPOINT_FORMAT,
-  configHash,
-  typeResumable,
-  type ReplicationCheckpoint,
-} from './checkpoint.js';
+import { CHECKPOINT_FORMAT, configHash, typeResumable, type ReplicationCheckpoint } from './checkpoint.js';
 import type { KubernetesObjectsToKubernetesConfig } from './index.js';
 
 /** What a run reports (heartbeat details, `status.replication`, the activity's result). */
