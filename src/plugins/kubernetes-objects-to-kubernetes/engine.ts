@@ -21,7 +21,14 @@ import { backoffDelay, type Backoff } from '../../api/backoff.js';
 import type { EntryProblem } from './conditions.js';
 import type { Logger } from '../../logger.js';
 import type { LastUpdate } from '../../webhook/audit.js';
-import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';
+import {
+  passesNameFilter,
+  selectEntry,
+  typeName,
+  type EntryRule,
+  type SourceState,
+  type TypeEntries,
+} from './entries.js';
 import { objectKey, type GVR } from '../../bucket/layout.js';
 import { keyOf, Reflector, type ReflectedType } from '../../kube/reflector.js';
 import { listAllPages } from '../../kube/list.js';
@@ -870,6 +877,17 @@ export class TypeReplicator {
     const d = this.discovered!;
     const slash = key.indexOf('/');
     const [ns, name] = [key.slice(0, slash), key.slice(slash + 1)];
+    // An object no entry can select whatever its labels (another namespace, another name) needs
+    // no read: a copy of it cannot be ours, or the checkpoint would not have passed it.
+    const selectable = this.rules.some(
+      (r) =>
+        passesNameFilter(r, name) &&
+        (r.namespaceSelector === undefined || this.state.namespaceMatches(r.namespaceSelector, ns)),
+    );
+    if (!selectable && !this.written.has(key)) {
+      this.resolved.add(key);
+      return;
+    }
     for (const [selector, view] of this.objectViews) {
       if (this.seenSince.get(selector)?.has(key)) continue;
       const page = await this.srcObjects.list(
