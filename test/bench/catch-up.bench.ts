@@ -13,7 +13,7 @@
  *
  * The orchestrator runs as the image runs it (`node dist/src/main.js`, after npm run build).
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -164,6 +164,7 @@ async function main(): Promise<number> {
   const ownerSelector = `${OWNER_LABEL}=${ownerLabelValue(owner)}`;
   const taskQueue = `catchup-${runId}`;
   const logBase = join(ROOT, 'bench-results', `catch-up-${stamp}`);
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   let orchestrator: OrchestratorProcess | undefined;
   let watch: DestinationWatch | undefined;
   let workers = 0;
