@@ -128,8 +128,10 @@ function crTarget(kind: Kind, namespace: string, name = '') {
 interface CatchUp {
   mode: 'resume' | 'relist';
   changes: number;
-  /** From the new process's start until every change is visible in the destination. */
+  /** From the new process's start until every change is visible in the destination (the watch's arrival time). */
   catchUpMs: number;
+  /** From the new process's start until its last write of a change (its own log). */
+  lastWriteMs?: number;
   /** The retried attempt's own lines: whether it resumed, and whether it listed the source. */
   resumedLine: boolean;
   sourceLists: number;
@@ -333,9 +335,13 @@ async function main(): Promise<number> {
         },
       );
       // A deletion is seen as DELETED; an update or create as its stamp.
-      watch.onEvent = (type, key, obj) => {
+      let lastArrival = 0;
+      watch.onEvent = (type, key, obj, at) => {
         if (!pending.has(key)) return;
-        if (deletedKeys.has(key) ? type === 'DELETED' : obj.data?.stamp === round) pending.delete(key);
+        if (deletedKeys.has(key) ? type === 'DELETED' : obj.data?.stamp === round) {
+          pending.delete(key);
+          lastArrival = at;
+        }
       };
       progress(`${mode}: ${params.changes} changes made in ${secs(Date.now() - changeStart)}`);
       await sleep(12_000); // the heartbeat timeout (10 s): Temporal retries the attempt at once now
@@ -356,17 +362,28 @@ async function main(): Promise<number> {
         },
         params.timeoutSeconds * 1000,
       );
-      const catchUpMs = Date.now() - procStart;
-      await sleep(5000);
+      const catchUpMs = lastArrival - procStart;
+      await sleep(15_000); // status is written every 2 s; resumed counts come after a destination list
       const ls = (await custom.getNamespacedCustomObject(
         crTarget('LiveSynchronization', mgmtNs, owner.name),
       )) as Resource;
       const lines = readFileSync(`${logBase}.orchestrator-${logFrom}.log`, 'utf8').split('\n');
       const own = lines.filter((l) => l.includes('"process":{"id":"replicator"'));
+      const writes = own
+        .map(
+          (l) =>
+            JSON.parse(l) as { msg?: string; timestamp?: string; destinationObject?: { namespace?: string } },
+        )
+        .filter(
+          (j) =>
+            /^object (created|updated|deleted) in cluster$/.test(j.msg ?? '') &&
+            j.destinationObject?.namespace?.startsWith(`catchup-${runId}-`),
+        );
       const r: CatchUp = {
         mode,
         changes: params.changes,
         catchUpMs,
+        lastWriteMs: writes.length ? Date.parse(writes.at(-1)!.timestamp!) - procStart : undefined,
         resumedLine: own.some((l) => l.includes('resuming from checkpoint')),
         sourceLists: own.filter(
           (l) => l.includes('"msg":"listing objects in cluster"') && l.includes('sourceCluster'),
@@ -387,7 +404,7 @@ async function main(): Promise<number> {
         const relist = results.find((x) => x.mode === 'relist');
         return r.mode === 'resume' && relist ? `${(r.catchUpMs / relist.catchUpMs).toFixed(2)}x` : '-';
       })(),
-      verdict: `${r.changes} changes, ${params.objects} objects, source lists ${r.sourceLists}, peak RSS ${mib(r.peakRssBytes)}`,
+      verdict: `${r.changes} changes, ${params.objects} objects; last write ${r.lastWriteMs === undefined ? 'n/a' : secs(r.lastWriteMs)}; source lists ${r.sourceLists}; peak RSS ${mib(r.peakRssBytes)}`,
     }));
     console.log(renderTable(rows));
     result.catchUp = results;

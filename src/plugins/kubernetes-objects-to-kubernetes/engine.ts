@@ -157,6 +157,9 @@ function namespaceOf(key: string): string {
   return key.slice(0, key.indexOf('/'));
 }
 
+/** How long after a resume the destination is listed to count the copies (after the replay's burst). */
+const COUNT_AFTER_RESUME_MS = 10_000;
+
 const NAMESPACES: ReflectedType = { apiVersion: 'v1', kind: 'Namespace', path: '/api/v1/namespaces' };
 
 /** The seed's `event.type` of a watch event (a relist has none). */
@@ -942,6 +945,9 @@ export class TypeReplicator {
    * source) so that status counts the copies the checkpoint left in sync. Writes nothing.
    */
   private async countDestination(discovered: Discovered): Promise<void> {
+    // After the replay: idle, then idle again a while later (the replayed events come in a burst).
+    await this.queue.idle();
+    await new Promise((r) => setTimeout(r, COUNT_AFTER_RESUME_MS));
     await this.queue.idle();
     if (!this.resumed || this.stopped) return;
     try {

@@ -141,7 +141,7 @@ export class ReplicationRun {
     this.report.lastResyncResult = this.failures
       ? `${this.failures} of ${this.replicators.length} resource types could not start (see resources[].lastError)`
       : this.resumedTypes
-        ? `resumed ${this.resumedTypes} of ${this.replicators.length} resource types from the checkpoint and wrote what changed since in ${Date.now() - this.startedAt} ms`
+        ? `resumed ${this.resumedTypes} of ${this.replicators.length} resource types from the checkpoint in ${Date.now() - this.startedAt} ms (the watch replays what changed since; nothing listed)`
         : `listed and converged ${entries} resource entries in ${Date.now() - this.startedAt} ms`;
     this.opts.log.info({ result: this.report.lastResyncResult }, 'resync done');
     // A resume is no resync (it listed nothing): the time of the last one stays the previous run's.
