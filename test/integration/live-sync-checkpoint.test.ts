@@ -196,6 +196,15 @@ it('resumes from the checkpoint after kill -9: watches instead of listing, write
   expect(after.find((c) => c.metadata!.name === 'cm-0')?.data).toEqual({ v: 'while-down' });
 
   // The new attempt resumed (its log line names the versions) and listed nothing in the source.
+  // The worker's log is written asynchronously: wait for the prune lines to be flushed.
+  await eventually(
+    'the prune lines in the worker log',
+    async () =>
+      Promise.resolve(
+        logLinesSince(logFrom).filter((l) => l.msg === 'object deleted in cluster').length >= deleted.length,
+      ),
+    60_000,
+  );
   const lines = logLinesSince(logFrom);
   const resumed = lines.filter((l) => l.msg?.startsWith('resuming from checkpoint'));
   expect(resumed).toHaveLength(1);
