@@ -41,6 +41,8 @@ export interface ActivityDeps {
    * holding it until the worker's shutdown grace time.
    */
   stopping?: AbortSignal;
+  /** A retried replication resumes from its checkpoint (default true; `--replication-checkpoint`). */
+  replicationCheckpoint?: boolean;
 }
 
 /** What {@link createActivities} returns; workflows import this type only. */

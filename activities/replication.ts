@@ -28,6 +28,7 @@ import { COMPARE_ANNOTATION } from '../src/plugins/kubernetes-objects-to-kuberne
 import { recordEvent } from '../src/kube/events.js';
 import { isOwnedBy } from '../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
 import { LagWindow } from '../src/plugins/kubernetes-objects-to-kubernetes/rpo.js';
+import { configHash, readCheckpoint } from '../src/plugins/kubernetes-objects-to-kubernetes/checkpoint.js';
 import { getCustomObject, patchStatus, serverSideApply } from '../src/kube/objects.js';
 import { isNotFound, isConflict } from '../src/kube/errors.js';
 import { FailureType } from '../src/api/errors.js';
@@ -50,6 +51,8 @@ export interface ReplicationActivityDeps {
   stopping?: AbortSignal;
   /** Names this process in Kubernetes Events (drift found). */
   instance?: string;
+  /** A retried attempt resumes from the previous one's checkpoint (default true; `--replication-checkpoint`). */
+  replicationCheckpoint?: boolean;
 }
 
 /** Builds the replication activities. */
@@ -244,14 +247,15 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           Boolean(current.metadata.deletionTimestamp)
         );
       };
-      // Heartbeat details: a snapshot counts every object (cost grows with the object count), and
-      // the SDK sends details at most every 0.8 x heartbeatTimeout (8 s), so the one-second beats
-      // reuse one up to DETAILS_MAX_AGE_MS old instead of counting every object every second.
-      let details: ReplicationReport | undefined;
+      // Heartbeat details: the counters and the checkpoint a retried attempt resumes from. A
+      // snapshot counts every object (cost grows with the object count), and the SDK sends details
+      // at most every 0.8 x heartbeatTimeout (8 s), so the one-second beats reuse one up to
+      // DETAILS_MAX_AGE_MS old (an older checkpoint only replays a little more).
+      let details: (ReplicationReport & { checkpoint: unknown }) | undefined;
       let detailsAt = 0;
       const beatDetails = () => {
         if (!details || Date.now() - detailsAt >= DETAILS_MAX_AGE_MS) {
-          details = run.snapshot();
+          details = { ...run.snapshot(), checkpoint: run.checkpoint(input.generation) };
           detailsAt = Date.now();
         }
         return details;
@@ -259,10 +263,10 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       let lastWritten = '';
       const writeStatus = async () => {
         const current = run.snapshot();
-        details = current;
+        details = { ...current, checkpoint: run.checkpoint(input.generation) };
         detailsAt = Date.now();
         const text = JSON.stringify(current);
-        ctx.heartbeat(current);
+        ctx.heartbeat(beatDetails());
         if (text === lastWritten) return;
         lastWritten = text;
         await patchStatus(custom, ref, { replication: current }).catch((err) =>
@@ -294,7 +298,20 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         // Temporal would time this attempt out and start a second one beside it.
         const beat = setInterval(() => ctx.heartbeat(beatDetails()), 1000);
         try {
-          await run.start();
+          // A retry (crash, kill -9, hand-over) resumes from the last heartbeat's checkpoint; the
+          // first attempt of a resync period lists everything (the additive and subtractive resync).
+          const resumeFrom =
+            ctx.info.attempt > 1 && deps.replicationCheckpoint !== false
+              ? readCheckpoint(ctx.info.heartbeatDetails, {
+                  generation: input.generation,
+                  config: configHash(config),
+                })
+              : undefined;
+          if (resumeFrom?.ok) await run.resume(resumeFrom.checkpoint);
+          else {
+            if (resumeFrom) log.info({ reason: resumeFrom.reason }, 'not resuming from checkpoint; listing');
+            await run.start();
+          }
           await signalHealth();
           if (await run.converged(ctx.cancelled)) recorder.resynced(new Date());
           recount();
@@ -308,7 +325,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
             // heartbeat, and fail this attempt so that Temporal retries it (on another replica) now.
             await run.stop();
             await writeStatus();
-            ctx.heartbeat(run.snapshot());
+            ctx.heartbeat(beatDetails());
             log.info('worker stopping: replication handed back to Temporal for another replica');
             throw stoppingFailure();
           }
@@ -319,7 +336,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
             await run.stop();
             recorder.forget();
             for (;;) {
-              ctx.heartbeat(run.snapshot());
+              ctx.heartbeat(beatDetails());
               await ctx.sleep(1000);
             }
           }

@@ -65,6 +65,11 @@ export interface OrchestratorConfig {
    * `namespace` undefined: the Pod's own namespace (see src/run.ts).
    */
   leaderElection?: { namespace?: string; name: string; timing: LeaseTiming };
+  /**
+   * A retried replication attempt resumes from its checkpoint (`--replication-checkpoint`, default
+   * true); false lists everything again on every retry (docs/replication.md).
+   */
+  replicationCheckpoint: boolean;
 }
 
 /** The default port of `/metrics` (`--metrics-port`). */
@@ -120,6 +125,10 @@ export const USAGE = `usage: npm start -- [options]
   --leader-election-retry-period D
                                  how often the leader renews and candidates retry (env
                                  LEADER_ELECTION_RETRY_PERIOD, default ${DEFAULT_LEASE_TIMING.retryPeriodMs / 1000}s)
+  --replication-checkpoint true|false
+                                 a retried LiveSynchronization replication (after a crash or hand-over)
+                                 resumes watching from its checkpoint instead of listing everything
+                                 (env REPLICATION_CHECKPOINT, default true; docs/replication.md)
   --allow-kubeconfig-exec        let KubernetesCluster kubeconfigs run exec credential plugins inside
                                  the orchestrator (env ALLOW_KUBECONFIG_EXEC=true, default off);
                                  only when everyone who may create those Secrets is trusted with the
@@ -168,6 +177,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
         'temporal-metrics-port': { type: 'string' },
         'allow-kubeconfig-exec': { type: 'boolean' },
         'leader-elect': { type: 'string' },
+        'replication-checkpoint': { type: 'string' },
         'leader-election-namespace': { type: 'string' },
         'leader-election-id': { type: 'string' },
         'leader-election-lease-duration': { type: 'string' },
@@ -261,6 +271,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Orchestrator
     managementKubeconfig: values.kubeconfig ?? env.MANAGEMENT_KUBECONFIG,
     logLevel,
     leaderElection: leaderElection(values, env, taskQueue),
+    replicationCheckpoint: replicationCheckpoint(
+      values['replication-checkpoint'] ?? env.REPLICATION_CHECKPOINT,
+    ),
   };
 }
 
@@ -273,6 +286,14 @@ function endpointOverrides(text: string | undefined): EndpointOverrides {
       `--bucket-endpoint-overrides / BUCKET_ENDPOINT_OVERRIDES: ${(err as Error).message}`,
     );
   }
+}
+
+/** `--replication-checkpoint` / REPLICATION_CHECKPOINT: true (default) or false. */
+function replicationCheckpoint(value: string | undefined): boolean {
+  const on = value ?? 'true';
+  if (!['true', 'false'].includes(on))
+    throw new ConfigError(`--replication-checkpoint / REPLICATION_CHECKPOINT: '${on}' is not true or false`);
+  return on === 'true';
 }
 
 /** A Kubernetes object name (DNS subdomain), as a Lease's name and namespace must be. */

@@ -63,6 +63,8 @@ export interface OrchestratorOptions {
   bucketEndpointOverrides?: EndpointOverrides;
   /** What the operator allows plugins to do (custom-image Pods); absent: nothing. */
   pluginPolicy?: PluginPolicy;
+  /** A retried replication resumes from its checkpoint (default true; `--replication-checkpoint`). */
+  replicationCheckpoint?: boolean;
 }
 
 /** A running orchestrator. */
@@ -120,6 +122,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       metrics,
       pluginPolicy: opts.pluginPolicy,
       stopping: stopping.signal,
+      replicationCheckpoint: opts.replicationCheckpoint,
     },
     overrides: opts.workerOverrides,
   });

@@ -75,6 +75,7 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
       webhook: config.webhook,
       allowKubeconfigExec: config.allowKubeconfigExec,
       bucketEndpointOverrides: config.bucketEndpointOverrides,
+      replicationCheckpoint: config.replicationCheckpoint,
       metricsServer: config.metrics,
       pluginPolicy: { customImage: config.customImage },
       leaderElection: election && {
@@ -117,6 +118,7 @@ export async function runOrchestrator(config: OrchestratorConfig, opts: RunOptio
       metrics: orchestrator.metricsServer?.url,
       temporalMetrics: config.temporalMetrics && `http://${config.temporalMetrics.bindAddress}/metrics`,
       allowKubeconfigExec: config.allowKubeconfigExec,
+      replicationCheckpoint: config.replicationCheckpoint,
       customImage: config.customImage,
       leaderElection: orchestrator.elector?.state() ?? 'off',
     },

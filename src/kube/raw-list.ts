@@ -33,6 +33,7 @@ export interface RawListOptions {
   /** The collection's URL path, e.g. `/api/v1/configmaps` (every namespace). */
   path: string;
   labelSelector?: string;
+  fieldSelector?: string;
   /** Objects per page (default 500). */
   limit?: number;
 }

@@ -39,11 +39,30 @@ export interface ReflectorOptions {
   ) => void;
   /** Called when a list after 410 Gone fails (the reflector keeps retrying). */
   onError?: (err: unknown) => void;
+  /** Called with a relist's resourceVersion and the keys it reports, before it reports them. */
+  onListed?: (resourceVersion: string, keys: string[]) => void;
+  /** Called with each bookmark's resourceVersion. */
+  onBookmark?: (resourceVersion: string) => void;
+  /**
+   * When set, a watch that expires (410 Gone) stops the reflector and calls this instead of
+   * listing again: the owner of a resumed (partial) view decides how to list.
+   */
+  onExpired?: (why: string) => void;
 }
 
 /** `namespace/name` (`/name` for a cluster-scoped object). */
 export function keyOf(o: KubeObject): string {
   return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+}
+
+/**
+ * `o` with apiVersion and kind first (a list's items have none, a watch event's have them first),
+ * so one version of an object is the same bytes however it came.
+ */
+export function typedObject(o: KubeObject, type: { apiVersion: string; kind: string }): KubeObject {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { apiVersion, kind, ...rest } = o;
+  return { apiVersion: type.apiVersion, kind: type.kind, ...rest };
 }
 
 /** Delays before a watch that ended resumes: 200 ms doubling to 5 s. */
@@ -65,7 +84,7 @@ export class Reflector {
    * passed to `onPage` once they are in), as the server wrote the objects (plain JSON); call
    * {@link Reflector.watch} after.
    */
-  async list(onPage?: (keys: string[]) => void | Promise<void>): Promise<void> {
+  async list(onPage?: (keys: string[], resourceVersion: string) => void | Promise<void>): Promise<void> {
     // The first list fills the map as pages come; a list again (after 410 Gone) builds a new one
     // and swaps it in at once, so no reader ever sees an object missing that is still there.
     const into = this.objects.size === 0 ? this.objects : new Map<string, KubeObject>();
@@ -79,7 +98,7 @@ export class Reflector {
           into.set(key, this.typed(item));
           keys.push(key);
         }
-        await onPage?.(keys);
+        await onPage?.(keys, page.resourceVersion);
       },
     );
     if (into !== this.objects) {
@@ -94,6 +113,20 @@ export class Reflector {
     this.startWatch(this.resourceVersion, 0);
   }
 
+  /**
+   * Starts watching from `resourceVersion` without a list (a checkpoint's): {@link Reflector.objects}
+   * then holds only what changed since, and the API server replays those changes from its watch cache.
+   */
+  watchFrom(resourceVersion: string): void {
+    this.resourceVersion = resourceVersion;
+    this.watch();
+  }
+
+  /** The resourceVersion of the last list, event or bookmark. */
+  get version(): string {
+    return this.resourceVersion;
+  }
+
   /** Stops watching. */
   stop(): void {
     this.stopped = true;
@@ -105,16 +138,16 @@ export class Reflector {
    * them first), so one version of an object is the same bytes however it came.
    */
   private typed(o: KubeObject): KubeObject {
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    const { apiVersion, kind, ...rest } = o;
-    return { apiVersion: this.opts.type.apiVersion, kind: this.opts.type.kind, ...rest };
+    return typedObject(o, this.opts.type);
   }
 
   /** Lists again after 410 Gone and reports every key that is new, gone or possibly changed. */
   private async relist(): Promise<void> {
     const before = new Set(this.objects.keys());
     await this.list();
-    for (const key of new Set([...before, ...this.objects.keys()])) this.opts.onChange(key, 'relisted');
+    const keys = [...new Set([...before, ...this.objects.keys()])];
+    this.opts.onListed?.(this.resourceVersion, keys);
+    for (const key of keys) this.opts.onChange(key, 'relisted');
   }
 
   private startWatch(resourceVersion: string, attempt: number): void {
@@ -125,6 +158,11 @@ export class Reflector {
       if (restarted || this.stopped) return;
       restarted = true;
       const delay = relist ? 1000 : backoffDelay(RESUME, attempt + 1);
+      if (relist && this.opts.onExpired) {
+        this.stop();
+        this.opts.onExpired(why);
+        return;
+      }
       if (relist) this.opts.log.warn({ why }, 'watch expired (410 Gone); listing again');
       else this.opts.log.debug({ why, attempt }, 'watch ended; resuming from the last version seen');
       setTimeout(() => {
@@ -155,7 +193,10 @@ export class Reflector {
           attempt = 0;
           latest = obj.metadata?.resourceVersion ?? latest;
           this.resourceVersion = latest;
-          if (phase === 'BOOKMARK') return;
+          if (phase === 'BOOKMARK') {
+            this.opts.onBookmark?.(latest);
+            return;
+          }
           const key = keyOf(obj);
           const previous = this.objects.get(key);
           // With a label selector, an object whose labels stop matching arrives as DELETED.

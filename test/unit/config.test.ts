@@ -113,3 +113,20 @@ describe('loadConfig: leader election', () => {
     expect(() => loadConfig(argv as string[], env)).toThrow(message);
   });
 });
+
+describe('loadConfig: replication checkpoint', () => {
+  it.each([
+    [[], {}, true],
+    [['--replication-checkpoint', 'false'], {}, false],
+    [[], { REPLICATION_CHECKPOINT: 'false' }, false],
+    [['--replication-checkpoint', 'true'], { REPLICATION_CHECKPOINT: 'false' }, true],
+  ])('%j %j → %s', (argv, env, on) =>
+    expect(loadConfig(argv as string[], env).replicationCheckpoint).toBe(on),
+  );
+
+  it('refuses a value that is not true or false, naming the flag', () => {
+    expect(() => loadConfig(['--replication-checkpoint', 'off'], {})).toThrow(
+      "--replication-checkpoint / REPLICATION_CHECKPOINT: 'off' is not true or false",
+    );
+  });
+});

@@ -27,7 +27,14 @@ import { backoffDelay, type Backoff } from '../../api/backoff.js';
 import type { EntryProblem } from './conditions.js';
 import type { Logger } from '../../logger.js';
 import type { LastUpdate } from '../../webhook/audit.js';
-import { selectEntry, typeName, type EntryRule, type SourceState, type TypeEntries } from './entries.js';
+import {
+  passesNameFilter,
+  selectEntry,
+  typeName,
+  type EntryRule,
+  type SourceState,
+  type TypeEntries,
+} from './entries.js';
 import {
   liveSyncPrefix,
   objectKey,
@@ -41,7 +48,7 @@ import {
 import { keepInQuarantine } from '../../bucket/quarantine.js';
 import { regionMismatch, type BucketClientSettings } from '../../assets/bucket-endpoint.js';
 import type { ComponentSettings, EngineComponent } from './components.js';
-import { keyOf, Reflector, type ReflectedType } from '../../kube/reflector.js';
+import { keyOf, Reflector, typedObject, type ReflectedType } from '../../kube/reflector.js';
 import { listAll } from '../../kube/raw-list.js';
 import { changeTime, sourceStamp } from './rpo.js';
 import { FIELD_MANAGER, serverSideApply } from '../../kube/objects.js';
@@ -58,6 +65,7 @@ import {
   type DriftedObject,
   type DriftKind,
 } from './drift.js';
+import { namespacesHash, WriteMarks, type TypeCheckpoint } from './checkpoint.js';
 import {
   isNewerVersion,
   isOwnedBy,
@@ -264,6 +272,9 @@ function namespaceOf(key: string): string {
   return key.slice(0, key.indexOf('/'));
 }
 
+/** How long after a resume the destination is listed to count the copies (after the replay's burst). */
+const COUNT_AFTER_RESUME_MS = 10_000;
+
 const NAMESPACES: ReflectedType = { apiVersion: 'v1', kind: 'Namespace', path: '/api/v1/namespaces' };
 
 /** The seed's `event.type` of a watch event (a relist has none). */
@@ -280,6 +291,18 @@ export class TypeReplicator {
   private objectViews = new Map<string, Reflector>();
   /** Source namespaces through each distinct namespace selector. */
   private readonly namespaceViews = new Map<string, Reflector>();
+  /** How far each source reflector's changes are written: the checkpoint (see checkpoint.ts). */
+  private readonly marks = new WriteMarks();
+  /** Keys requeued by a namespace change and not yet written; the namespace hashes wait for them. */
+  private readonly namespaceWork = new Set<string>();
+  /** The namespace hashes as of the last time no namespace change waited to be written. */
+  private settledNamespaces?: Record<string, string>;
+  /** Set while this type runs from a checkpoint: its source views hold only what changed since. */
+  private resumed = false;
+  /** Resumed: keys whose source (through every view) and destination state is known. */
+  private readonly resolved = new Set<string>();
+  /** Resumed: keys each view (by label selector) received an event of since the resume. */
+  private readonly seenSince = new Map<string, Set<string>>();
   /**
    * When the oldest change of a key not yet written happened at the source (ms since the epoch,
    * see `changeTime`): the lag figure, and the age of the oldest pending change.
@@ -348,20 +371,7 @@ export class TypeReplicator {
     this.bucketLog = part('synchronizer', bucket);
     this.pruneLog = part('reconciler', { destinationCluster: opts.clusters?.destination });
     this.pruneBucketLog = part('reconciler', bucket);
-    for (const rule of this.rules) {
-      const selector = rule.namespaceSelector;
-      if (selector === undefined || this.namespaceViews.has(selector)) continue;
-      this.namespaceViews.set(
-        selector,
-        new Reflector({
-          kubeconfig: opts.source,
-          type: NAMESPACES,
-          labelSelector: selector,
-          log: this.sourceLog,
-          onChange: (key) => this.requeueNamespace(key.slice(1)),
-        }),
-      );
-    }
+    this.addNamespaceViews();
     this.state = {
       object: (labelSelector, key) => this.objectViews.get(labelSelector ?? '')?.objects.get(key),
       namespaceMatches: (selector, namespace) =>
@@ -369,7 +379,7 @@ export class TypeReplicator {
     };
     this.queue = new KeyedQueue({
       concurrency: opts.concurrency,
-      reconcile: (key) => this.reconcile(key),
+      reconcile: (key) => this.reconcileMarked(key),
       onError: (key, err, attempt) => {
         this.failed.set(key, { message: kubeErrorText(err), lasting: false });
         this.destinationLog.warn(
@@ -378,6 +388,24 @@ export class TypeReplicator {
         );
       },
     });
+  }
+
+  /** One reflector of namespaces per distinct namespace selector (again after a fall-back). */
+  private addNamespaceViews(): void {
+    for (const rule of this.rules) {
+      const selector = rule.namespaceSelector;
+      if (selector === undefined || this.namespaceViews.has(selector)) continue;
+      this.namespaceViews.set(
+        selector,
+        new Reflector({
+          kubeconfig: this.opts.source,
+          type: NAMESPACES,
+          labelSelector: selector,
+          log: this.sourceLog,
+          onChange: (key) => this.requeueNamespace(key.slice(1)),
+        }),
+      );
+    }
   }
 
   /**
@@ -394,6 +422,10 @@ export class TypeReplicator {
     const keys = new Set<string>([...this.written.keys(), ...this.failed.keys()]);
     for (const view of this.objectViews.values()) for (const k of view.objects.keys()) keys.add(k);
     for (const key of keys) {
+      if (this.resumed && this.untouchedCopy(key)) {
+        yield { key, position: 0, state: 'inSync' }; // written before the checkpoint, unchanged since
+        continue;
+      }
       const selected = selectEntry(this.rules, key, this.state);
       const at = selected ? position.get(selected.rule.index)! : 0;
       const failure = this.failed.get(key);
@@ -549,6 +581,7 @@ export class TypeReplicator {
     this.discovered = discovered;
     const type: ReflectedType = { ...discovered, path: this.path() };
     const views = new Map<string, Reflector>();
+    this.marks.reset();
     for (const rule of this.rules) {
       const selector = rule.labelSelector ?? '';
       if (views.has(selector)) continue;
@@ -559,7 +592,12 @@ export class TypeReplicator {
           type,
           labelSelector: rule.labelSelector,
           log: this.sourceLog,
-          onChange: (key, event, obj, previous) => this.sourceChanged(key, event, obj, previous),
+          onChange: (key, event, obj, previous) => {
+            this.marks.of(selector).received(key, obj?.metadata?.resourceVersion);
+            this.sourceChanged(key, event, obj, previous);
+          },
+          onListed: (version, keys) => this.marks.of(selector).listed(version, keys),
+          onBookmark: (version) => this.marks.of(selector).bookmark(version),
         }),
       );
     }
@@ -580,9 +618,11 @@ export class TypeReplicator {
           const labelSelector = selector || undefined;
           this.sourceLog.info({ labelSelector }, 'listing objects in cluster');
           await view
-            .list(async (keys) => {
+            .list(async (keys, version) => {
               const run = await targets.catch(() => undefined);
               if (!run || this.stopped) return;
+              // The checkpoint passes the list's version once every key it gave is written.
+              this.marks.of(selector).listed(version, keys);
               const toWriteIn = new Set<string>();
               for (const key of keys) {
                 this.compareKey(run, key);
@@ -597,7 +637,11 @@ export class TypeReplicator {
       ]);
       if (this.stopped) return;
       this.listing = false;
-      this.finishComparison(await targets);
+      const run = await targets;
+      // ... and every copy no entry selects is pruned (finishComparison queues them).
+      const extras = [...run.owned.keys()].filter((k) => !selectEntry(this.rules, k, this.state));
+      for (const [selector, view] of views) this.marks.of(selector).listed(view.version, extras);
+      this.finishComparison(run);
     } finally {
       this.listing = false;
     }
@@ -912,10 +956,19 @@ export class TypeReplicator {
   }
 
   private requeueNamespace(ns: string): void {
+    if (this.resumed) {
+      // A resumed view does not know every object of the namespace: list them all.
+      this.fallBack(`namespace ${ns} changed`);
+      return;
+    }
     const prefix = `${ns}/`;
-    for (const key of this.written.keys()) if (key.startsWith(prefix)) this.queue.add(key);
+    const requeue = (key: string) => {
+      this.namespaceWork.add(key);
+      this.queue.add(key);
+    };
+    for (const key of this.written.keys()) if (key.startsWith(prefix)) requeue(key);
     for (const view of this.objectViews.values())
-      for (const key of view.objects.keys()) if (key.startsWith(prefix)) this.queue.add(key);
+      for (const key of view.objects.keys()) if (key.startsWith(prefix)) requeue(key);
   }
 
   /** Whether the copy of `key` was written from this version of the source with this entry's transformation. */
@@ -1099,6 +1152,237 @@ export class TypeReplicator {
     this.written.set(key, { version: sourceVersion ?? '', transformation: rule.transformation });
     this.failed.delete(key);
     this.changeWritten(key);
+  }
+
+  // --- Resuming from a checkpoint (see checkpoint.ts and docs/replication.md) ---
+
+  /** {@link TypeReplicator.reconcile}, then the key is settled in the write marks when it is written. */
+  private async reconcileMarked(key: string): Promise<{ requeueAfterMs?: number } | void> {
+    const upTo = this.marks.now();
+    if (this.resumed && !this.resolved.has(key)) await this.resolve(key);
+    const result = await this.reconcile(key);
+    // Written, pruned or nothing to do: the changes up to `upTo` need no replay. A failure (even a
+    // lasting one) or a requeue holds the mark back, so that a crash replays it.
+    if (!this.stopped && !result?.requeueAfterMs && !this.failed.has(key)) {
+      this.marks.settle(key, upTo);
+      this.namespaceWork.delete(key);
+    }
+    return result;
+  }
+
+  /** The distinct label selectors ('' for none) and namespace selectors of this type's entries. */
+  selectors(): { labels: string[]; namespaces: string[] } {
+    return {
+      labels: [...new Set(this.rules.map((r) => r.labelSelector ?? ''))],
+      namespaces: [
+        ...new Set(
+          this.rules.flatMap((r) => (r.namespaceSelector === undefined ? [] : [r.namespaceSelector])),
+        ),
+      ],
+    };
+  }
+
+  /** The namespaces each namespace selector matches now, hashed. */
+  private namespaceHashes(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [selector, view] of this.namespaceViews)
+      out[selector] = namespacesHash([...view.objects.keys()].map((k) => k.slice(1)));
+    return out;
+  }
+
+  /**
+   * This type's checkpoint: each source reflector's low-water mark and the namespace hashes they
+   * were written under; undefined until the initial sync is written (a retry then lists again).
+   */
+  checkpoint(): TypeCheckpoint | undefined {
+    const objects = this.marks.marksBySelector();
+    if (this.namespaceWork.size === 0) this.settledNamespaces = this.namespaceHashes();
+    if (!objects || !this.settledNamespaces || this.startError) return undefined;
+    return { objects, namespaces: this.settledNamespaces };
+  }
+
+  /**
+   * Starts from a checkpoint instead of listing: the source reflectors watch from its versions
+   * (the API server replays what changed since), the destination is read object by object as
+   * changes come. Namespaces are listed (they are few); when the ones a selector matches are not
+   * those of the checkpoint, or a watch answers 410 Gone, the type lists everything as
+   * {@link TypeReplicator.start} does.
+   */
+  async resume(checkpoint: TypeCheckpoint): Promise<void> {
+    try {
+      const [discovered] = await Promise.all([
+        this.discover(),
+        ...[...this.namespaceViews.values()].map((v) => v.list()),
+      ]);
+      if (this.stopped) return;
+      const hashes = this.namespaceHashes();
+      const changed = Object.keys(hashes).find((s) => hashes[s] !== checkpoint.namespaces[s]);
+      if (changed !== undefined) {
+        this.sourceLog.info(
+          { namespaceSelector: changed },
+          'not resuming from checkpoint: the namespaces the selector matches changed; listing objects',
+        );
+        return await this.start();
+      }
+      this.discovered = discovered;
+      this.resumed = true;
+      this.startError = undefined;
+      const type: ReflectedType = { ...discovered, path: this.path() };
+      const views = new Map<string, Reflector>();
+      this.marks.reset();
+      for (const selector of this.selectors().labels) {
+        const seen = new Set<string>();
+        this.seenSince.set(selector, seen);
+        views.set(
+          selector,
+          new Reflector({
+            kubeconfig: this.opts.source,
+            type,
+            labelSelector: selector || undefined,
+            log: this.sourceLog,
+            onChange: (key, event, obj, previous) => {
+              seen.add(key);
+              this.marks.of(selector).received(key, obj?.metadata?.resourceVersion);
+              this.sourceChanged(key, event, obj, previous);
+            },
+            onBookmark: (version) => this.marks.of(selector).bookmark(version),
+            onExpired: (why) => this.fallBack(`watch expired (410 Gone): ${why}`),
+          }),
+        );
+        this.marks.of(selector, checkpoint.objects[selector]);
+      }
+      this.objectViews = views;
+      this.sourceLog.info(
+        { resourceVersions: checkpoint.objects },
+        'resuming from checkpoint: watching from the checkpoint versions, not listing',
+      );
+      for (const [selector, view] of views) view.watchFrom(checkpoint.objects[selector]);
+      for (const view of this.namespaceViews.values()) view.watch();
+      void this.countDestination();
+    } catch (err) {
+      if (this.stopped) return;
+      this.startError ??= kubeErrorText(err);
+      this.scheduleRetry(1);
+      throw err;
+    }
+  }
+
+  /** Leaves the resumed mode: every view stops, and the type lists both sides as a start does. */
+  private fallBack(why: string): void {
+    if (!this.resumed || this.stopped) return;
+    this.resumed = false;
+    this.sourceLog.warn({ why }, 'checkpoint resume abandoned; listing objects again');
+    for (const v of [...this.objectViews.values(), ...this.namespaceViews.values()]) v.stop();
+    this.namespaceViews.clear();
+    this.addNamespaceViews();
+    this.resolved.clear();
+    this.seenSince.clear();
+    this.startOnce().catch((err: unknown) => {
+      if (this.stopped) return;
+      this.startError ??= kubeErrorText(err);
+      this.scheduleRetry(1);
+    });
+  }
+
+  /**
+   * Resumed: reads what the partial views do not know of `key` before it is reconciled, so that
+   * nothing is written from, or pruned for, an object merely not seen since the checkpoint. The
+   * source is read through each view that had no event of it (the API server matches the label
+   * selector), the destination copy for its owner and source version.
+   */
+  private async resolve(key: string): Promise<void> {
+    const d = this.discovered!;
+    const slash = key.indexOf('/');
+    const [ns, name] = [key.slice(0, slash), key.slice(slash + 1)];
+    // An object no entry can select whatever its labels (another namespace, another name) needs
+    // no read: a copy of it cannot be ours, or the checkpoint would not have passed it.
+    const selectable = this.rules.some(
+      (r) =>
+        passesNameFilter(r, name) &&
+        (r.namespaceSelector === undefined || this.state.namespaceMatches(r.namespaceSelector, ns)),
+    );
+    if (!selectable && !this.written.has(key)) {
+      this.resolved.add(key);
+      return;
+    }
+    for (const [selector, view] of this.objectViews) {
+      if (this.seenSince.get(selector)?.has(key)) continue;
+      // Read as the server writes it (plain JSON), as the lists are: one version, the same bytes.
+      const page = await listAll<KubeObject>(this.opts.source, {
+        path: this.path(),
+        labelSelector: selector || undefined,
+        fieldSelector: `metadata.name=${name}${d.namespaced ? `,metadata.namespace=${ns}` : ''}`,
+      });
+      if (this.seenSince.get(selector)?.has(key)) continue; // an event came meanwhile: it is newer
+      const found = page.items[0] as KubeObject | undefined;
+      if (found) view.objects.set(key, typedObject(found, d));
+      else view.objects.delete(key);
+    }
+    if (!this.written.has(key) && !this.foreign.has(key)) {
+      const copy = (await this.dst
+        .read({
+          apiVersion: d.apiVersion,
+          kind: d.kind,
+          metadata: { name, ...(d.namespaced ? { namespace: ns } : {}) },
+        })
+        .catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        })) as KubeObject | undefined;
+      if (copy) this.learnCopy(key, copy);
+    }
+    this.resolved.add(key);
+  }
+
+  /** Records a destination object: ours (and what it was written from), or someone else's. */
+  private learnCopy(key: string, item: KubeObject): void {
+    if (!isOwnedBy(item, this.opts.owner)) {
+      const other = item.metadata?.annotations?.[OWNER_ANNOTATION];
+      this.foreign.set(
+        key,
+        other ? `claimed by LiveSynchronization ${other}` : 'not created by this LiveSynchronization',
+      );
+      return;
+    }
+    const annotations = item.metadata?.annotations ?? {};
+    const version = annotations[SOURCE_VERSION_ANNOTATION];
+    if (version)
+      this.written.set(key, { version, transformation: annotations[TRANSFORMATION_ANNOTATION] ?? '' });
+  }
+
+  /**
+   * Resumed: once the changes since the checkpoint are written, lists the destination (never the
+   * source) so that status counts the copies the checkpoint left in sync. Writes nothing.
+   */
+  private async countDestination(): Promise<void> {
+    // After the replay: idle, then idle again a while later (the replayed events come in a burst).
+    await this.queue.idle();
+    await new Promise((r) => setTimeout(r, COUNT_AFTER_RESUME_MS));
+    await this.queue.idle();
+    if (!this.resumed || this.stopped) return;
+    try {
+      this.destinationLog.info('listing objects in cluster (to count the copies after a resume)');
+      const { items } = await listAll<KubeObject>(this.opts.destination, { path: this.path() });
+      if (!this.resumed || this.stopped) return;
+      for (const item of items) {
+        const key = keyOf(item);
+        if (this.resolved.has(key) || this.written.has(key) || this.foreign.has(key)) continue;
+        this.learnCopy(key, item);
+      }
+      this.destinationLog.info({ count: items.length }, 'listed objects in cluster');
+    } catch (err) {
+      this.destinationLog.warn(
+        { err: kubeErrorText(err) },
+        'error listing objects in cluster; counts are partial',
+      );
+    }
+  }
+
+  /** Resumed: a copy of ours with no change since the checkpoint (counted in sync). */
+  private untouchedCopy(key: string): boolean {
+    if (this.resolved.has(key) || !this.written.has(key) || this.failed.has(key)) return false;
+    for (const view of this.objectViews.values()) if (view.objects.has(key)) return false;
+    return true;
   }
 
   /** Uploads the original, as read from the source, to the bucket. */
