@@ -75,16 +75,22 @@ function ready(r?: Resource) {
   return r?.status?.conditions?.find((c) => c.type === 'Ready');
 }
 
-/** Waits until `kind/name` reports Ready with `status`, and returns its condition. */
+/** Waits until `kind/name` reports Ready with `status`, and returns its condition; a timeout names the last one seen. */
 async function readyIs(kind: Kind, namespace: string, name: string, status: 'True' | 'False') {
-  return eventually(
-    `${kind} ${namespace}/${name} Ready=${status}`,
-    async () => {
-      const c = ready(await getResource(custom, kind, namespace, name));
-      return c?.status === status ? c : undefined;
-    },
-    120_000,
-  );
+  let last: unknown;
+  try {
+    return await eventually(
+      `${kind} ${namespace}/${name} Ready=${status}`,
+      async () => {
+        const c = ready(await getResource(custom, kind, namespace, name));
+        last = c;
+        return c?.status === status ? c : undefined;
+      },
+      120_000,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last Ready: ${JSON.stringify(last)}`, { cause: err });
+  }
 }
 
 /** The object at `key` of `bucket`, parsed, once it is there. */
