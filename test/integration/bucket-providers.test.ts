@@ -50,6 +50,7 @@ let plain: OwnMinio;
 let worker: WorkerProcess;
 const sourceNamespaces: string[] = [];
 const destinationNamespaces: string[] = [];
+const managementNamespaces: string[] = [];
 
 type Doc = Omit<Resource, 'kind'> & { kind: string; stringData?: Record<string, string> };
 
@@ -74,16 +75,22 @@ function ready(r?: Resource) {
   return r?.status?.conditions?.find((c) => c.type === 'Ready');
 }
 
-/** Waits until `kind/name` reports Ready with `status`, and returns its condition. */
+/** Waits until `kind/name` reports Ready with `status`, and returns its condition; a timeout names the last one seen. */
 async function readyIs(kind: Kind, namespace: string, name: string, status: 'True' | 'False') {
-  return eventually(
-    `${kind} ${namespace}/${name} Ready=${status}`,
-    async () => {
-      const c = ready(await getResource(custom, kind, namespace, name));
-      return c?.status === status ? c : undefined;
-    },
-    120_000,
-  );
+  let last: unknown;
+  try {
+    return await eventually(
+      `${kind} ${namespace}/${name} Ready=${status}`,
+      async () => {
+        const c = ready(await getResource(custom, kind, namespace, name));
+        last = c;
+        return c?.status === status ? c : undefined;
+      },
+      120_000,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last Ready: ${JSON.stringify(last)}`, { cause: err });
+  }
 }
 
 /** The object at `key` of `bucket`, parsed, once it is there. */
@@ -135,7 +142,9 @@ beforeAll(async () => {
   await plain.createBucket('dr-backups');
   for (const n of [ns, nsAws, nsGcp]) {
     await mgmt.core.createNamespace({ body: { metadata: { name: n } } });
-    await createClusterAssets(custom, mgmt.core, n);
+    // The samples select every namespace labelled env=pre: their source is the management cluster,
+    // where no other test labels namespaces so (the source clusters' env=pre namespaces are other tests').
+    await createClusterAssets(custom, mgmt.core, n, n === ns ? undefined : env.MANAGEMENT_KUBECONFIG);
   }
   await mgmt.core.createNamespacedSecret({
     namespace: ns,
@@ -176,6 +185,7 @@ afterAll(async () => {
   await Promise.all([regional?.stop(), plain?.stop()]);
   for (const n of sourceNamespaces) await src.core.deleteNamespace({ name: n }).catch(() => undefined);
   for (const n of destinationNamespaces) await dst.core.deleteNamespace({ name: n }).catch(() => undefined);
+  for (const n of managementNamespaces) await mgmt.core.deleteNamespace({ name: n }).catch(() => undefined);
   // Unlabelled, so that no other LiveSynchronization selects them while they stay Terminating.
   for (const n of sourceNamespaces)
     await src.core
@@ -262,13 +272,14 @@ describe('awsS3 and gcpCloudStorage variants (their hosts served by a local MinI
 });
 
 describe("the seed's 5.1.3.3 samples, applied unchanged", () => {
-  /** A source namespace the samples select (env=pre), with the objects they replicate, and its destination namespace. */
+  /** A namespace the samples select (env=pre) in their source, with the objects they replicate, and its destination namespace. */
   async function application(name: string): Promise<void> {
-    await sourceNamespace(name, { env: 'pre' });
+    await mgmt.core.createNamespace({ body: { metadata: { name, labels: { env: 'pre' } } } });
+    managementNamespaces.push(name);
     // The samples do not set forceNamespaceCreation: the standby's namespace exists, as it would.
     await dst.core.createNamespace({ body: { metadata: { name } } });
     destinationNamespaces.push(name);
-    await src.apps.createNamespacedDeployment({
+    await mgmt.apps.createNamespacedDeployment({
       namespace: name,
       body: {
         metadata: { name: 'web' },
@@ -282,14 +293,14 @@ describe("the seed's 5.1.3.3 samples, applied unchanged", () => {
         },
       },
     });
-    await src.core.createNamespacedService({
+    await mgmt.core.createNamespacedService({
       namespace: name,
       body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80 }] } },
     });
   }
 
   async function unselect(name: string): Promise<void> {
-    await src.core.patchNamespace({
+    await mgmt.core.patchNamespace({
       name,
       body: [{ op: 'replace', path: '/metadata/labels', value: {} }],
     } as never);
@@ -322,7 +333,7 @@ describe("the seed's 5.1.3.3 samples, applied unchanged", () => {
       // Done: the next provider's sample selects env=pre too.
       await deleteAllOurs(custom, n, 90_000);
       await unselect(app);
-      const left = (await src.core.listNamespace({ labelSelector: 'env=pre' })).items as V1Namespace[];
+      const left = (await mgmt.core.listNamespace({ labelSelector: 'env=pre' })).items as V1Namespace[];
       expect(left.map((x) => x.metadata?.name)).not.toContain(app);
     },
     300_000,
