@@ -416,21 +416,27 @@ async function main(): Promise<number> {
     watch?.stop();
     progress('cleaning up');
     if (!orchestrator || orchestrator.exited) start(['--log-level', 'warn']);
-    await custom
-      .deleteNamespacedCustomObject(crTarget('LiveSynchronization', mgmtNs, owner.name))
-      .catch(() => undefined);
-    await waitFor(
-      'the LiveSynchronization to go',
-      async () => {
-        try {
-          await custom.getNamespacedCustomObject(crTarget('LiveSynchronization', mgmtNs, owner.name));
-          return false;
-        } catch (err) {
-          return statusOf(err) === 404;
-        }
-      },
-      120_000,
-    ).catch(() => progress('the LiveSynchronization did not go within 2 minutes'));
+    // Our resources carry finalizers: delete them while an orchestrator runs to remove them.
+    const ours: [Kind, string][] = [
+      ['LiveSynchronization', owner.name],
+      ['KubernetesCluster', 'source'],
+      ['KubernetesCluster', 'destination'],
+    ];
+    for (const [kind, name] of ours) {
+      await custom.deleteNamespacedCustomObject(crTarget(kind, mgmtNs, name)).catch(() => undefined);
+      await waitFor(
+        `${kind} ${name} to go`,
+        async () => {
+          try {
+            await custom.getNamespacedCustomObject(crTarget(kind, mgmtNs, name));
+            return false;
+          } catch (err) {
+            return statusOf(err) === 404;
+          }
+        },
+        120_000,
+      ).catch(() => progress(`${kind} ${name} did not go within 2 minutes`));
+    }
     await orchestrator?.stop();
     const problems = [
       ...(await deleteNamespaces(srcCore, set.namespaces)),

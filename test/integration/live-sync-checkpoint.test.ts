@@ -196,6 +196,20 @@ it('resumes from the checkpoint after kill -9: watches instead of listing, write
   expect(after.find((c) => c.metadata!.name === 'cm-0')?.data).toEqual({ v: 'while-down' });
 
   // The new attempt resumed (its log line names the versions) and listed nothing in the source.
+  // Status stays meaningful in resumed mode: the copies untouched since the checkpoint count as
+  // in sync (from a destination list after the replay), with the changed ones.
+  await eventually(
+    'status.replication counting every copy in sync after the resume',
+    async () => {
+      const ls = (await custom.getNamespacedCustomObject(target('LiveSynchronization', ns, 'live'))) as {
+        status?: { replication?: { resources?: { inSync: number; pending: number; failed: number }[] } };
+      };
+      const r = ls.status?.replication?.resources?.[0];
+      return r?.inSync === COUNT && r.pending === 0 && r.failed === 0;
+    },
+    120_000,
+  );
+
   // The worker's log is written asynchronously: wait for the prune lines to be flushed.
   await eventually(
     'the prune lines in the worker log',
