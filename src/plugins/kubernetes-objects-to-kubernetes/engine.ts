@@ -708,20 +708,10 @@ export class TypeReplicator {
     this.foreign.clear();
     for (const item of destination) {
       const key = keyOf(item);
-      if (!isOwnedBy(item, this.opts.owner)) {
-        const other = item.metadata?.annotations?.[OWNER_ANNOTATION];
-        this.foreign.set(
-          key,
-          other ? `claimed by LiveSynchronization ${other}` : 'not created by this LiveSynchronization',
-        );
-        continue;
-      }
+      this.learnCopy(key, item);
       // A list's items have no apiVersion and kind; the copy we would write has them.
-      owned.set(key, { apiVersion: this.discovered?.apiVersion, kind: this.discovered?.kind, ...item });
-      const annotations = item.metadata?.annotations ?? {};
-      const version = annotations[SOURCE_VERSION_ANNOTATION];
-      if (version)
-        this.written.set(key, { version, transformation: annotations[TRANSFORMATION_ANNOTATION] ?? '' });
+      if (!this.foreign.has(key))
+        owned.set(key, { apiVersion: this.discovered?.apiVersion, kind: this.discovered?.kind, ...item });
     }
     return { comparedAt: new Date().toISOString(), owned, originals, drifted: new Map() };
   }
@@ -1336,6 +1326,7 @@ export class TypeReplicator {
 
   /** Records a destination object: ours (and what it was written from), or someone else's. */
   private learnCopy(key: string, item: KubeObject): void {
+    this.foreign.delete(key);
     if (!isOwnedBy(item, this.opts.owner)) {
       const other = item.metadata?.annotations?.[OWNER_ANNOTATION];
       this.foreign.set(
