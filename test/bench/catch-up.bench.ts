@@ -13,19 +13,19 @@
  *
  * The orchestrator runs as the image runs it (`node dist/src/main.js`, after npm run build).
  */
+import type { Kind } from '../../src/api/kinds.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { API_VERSION, kindInfo, type Kind } from '../../src/api/kinds.js';
 import type { Resource } from '../../src/api/types.js';
 import {
   OWNER_LABEL,
   ownerLabelValue,
 } from '../../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
-import { status as stackStatus, up, type StackEnv } from '../../tools/stack/stack.js';
+import { crTarget, ensureStack } from './stack.js';
 import {
   configMapBody,
   countConfigMaps,
@@ -37,7 +37,7 @@ import {
 } from './kube.js';
 import { buildDist, sampleProc, startOrchestratorProcess, type OrchestratorProcess } from './proc.js';
 import { renderTable, writeBenchResult, type Row } from './report.js';
-import { mib, pool, retry, secs, sleep, statusOf, waitFor } from './util.js';
+import { mib, numberFlag, pool, progressPrinter, retry, secs, sleep, statusOf, waitFor } from './util.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -74,15 +74,8 @@ function parseParams() {
     console.log(USAGE);
     process.exit(0);
   }
-  const num = (flag: keyof typeof values, dflt: number, min = 1): number => {
-    const env = `BENCH_${String(flag).toUpperCase().replaceAll('-', '_')}`;
-    const text = (values[flag] as string | undefined) ?? process.env[env];
-    if (text === undefined) return dflt;
-    const n = Number(text);
-    if (!Number.isFinite(n) || n < min)
-      throw new Error(`--${String(flag)} / ${env}: '${text}' is not a number >= ${min}`);
-    return Math.floor(n);
-  };
+  const num = (flag: keyof typeof values, dflt: number, min = 1): number =>
+    Math.floor(numberFlag(values, flag, dflt, min));
   const modes = (values.modes ?? process.env.BENCH_MODES ?? 'resume,relist').split(',').map((s) => s.trim());
   for (const m of modes)
     if (m !== 'resume' && m !== 'relist') throw new Error(`--modes: '${m}' is not resume or relist`);
@@ -101,28 +94,7 @@ function parseParams() {
   return p;
 }
 
-const t0 = Date.now();
-function progress(line: string): void {
-  process.stderr.write(`catch-up [${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
-}
-
-/** Reuses the running stack; a stack with components down may be in another run's crash test: wait. */
-async function ensureStack(): Promise<StackEnv> {
-  const deadline = Date.now() + 5 * 60_000;
-  for (;;) {
-    const rows = await stackStatus();
-    const down = rows.filter((r) => r.state !== 'up').map((r) => r.component);
-    if (rows.length === 0 || down.length === 0 || down.length === rows.length || Date.now() > deadline) break;
-    progress(`stack: waiting for ${down.join(', ')} to come back`);
-    await sleep(5000);
-  }
-  return (await up({ print: (line) => progress(line) })).env;
-}
-
-function crTarget(kind: Kind, namespace: string, name = '') {
-  const { group, plural } = kindInfo(kind);
-  return { group, version: API_VERSION, namespace, plural, name };
-}
+const progress = progressPrinter('catch-up');
 
 /** What one mode measured. */
 interface CatchUp {
@@ -148,7 +120,7 @@ async function main(): Promise<number> {
   progress(
     `run ${runId}: ${params.objects} objects over ${params.namespaces} namespaces, ${params.changes} changes per mode`,
   );
-  const env = await ensureStack();
+  const env = await ensureStack(progress, new AbortController().signal);
   if (!params.skipBuild) {
     progress('npm run build');
     progress(`built in ${secs(buildDist())}`);

@@ -17,6 +17,7 @@
  *   (e) the live lag of (b) again while `/metrics` is scraped every --scrape-every-ms (far more
  *       often than Prometheus would): a scrape must not slow the live path.
  */
+import type { Kind } from '../../src/api/kinds.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,13 +27,11 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
-import { API_VERSION, kindInfo, type Kind } from '../../src/api/kinds.js';
-import type { Resource } from '../../src/api/types.js';
 import {
   OWNER_LABEL,
   ownerLabelValue,
 } from '../../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
-import { status as stackStatus, up, type StackEnv } from '../../tools/stack/stack.js';
+import { createReadyClusters, crTarget, ensureStack, getCr, readyOf } from './stack.js';
 import { kubectlCopy, rawCopy, type BaselineResult } from './baselines.js';
 import {
   configMapBody,
@@ -57,11 +56,12 @@ import {
   freePort,
   mib,
   millis,
+  numberFlag,
   pool,
+  progressPrinter,
   retry,
   secs,
   sleep,
-  statusOf,
   summarize,
   waitFor,
 } from './util.js';
@@ -136,15 +136,8 @@ function parseParams(): Params {
     console.log(USAGE);
     process.exit(0);
   }
-  const num = (flag: keyof typeof values, dflt: number, min = 1): number => {
-    const env = `BENCH_${String(flag).toUpperCase().replaceAll('-', '_')}`;
-    const text = (values[flag] as string | undefined) ?? process.env[env];
-    if (text === undefined) return dflt;
-    const n = Number(text);
-    if (!Number.isFinite(n) || n < min)
-      throw new Error(`--${String(flag)} / ${env}: '${text}' is not a number >= ${min}`);
-    return n;
-  };
+  const num = (flag: keyof typeof values, dflt: number, min = 1): number =>
+    numberFlag(values, flag, dflt, min);
   const p: Params = {
     objects: Math.floor(num('objects', 5000)),
     namespaces: Math.floor(num('namespaces', 50)),
@@ -173,28 +166,7 @@ function parseParams(): Params {
   return p;
 }
 
-const t0Process = Date.now();
-function progress(line: string): void {
-  process.stderr.write(`bench [${((Date.now() - t0Process) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
-}
-
-/**
- * Reuses the running local stack, or brings it up. A stack with some components down may be in
- * the middle of another engineer's crash test (which stops and starts components): wait for it
- * to be whole again rather than restarting everything under their feet.
- */
-async function ensureStack(signal: AbortSignal): Promise<StackEnv> {
-  const deadline = Date.now() + 5 * 60_000;
-  for (;;) {
-    const rows = await stackStatus();
-    const down = rows.filter((r) => r.state !== 'up').map((r) => r.component);
-    if (rows.length === 0 || down.length === 0 || down.length === rows.length || Date.now() > deadline) break;
-    progress(`stack: waiting for ${down.join(', ')} to come back (another run may be restarting it)`);
-    await sleep(5000, signal);
-  }
-  const { env } = await up({ print: (line) => progress(line) });
-  return env;
-}
+const progress = progressPrinter('bench');
 
 function machine() {
   const cpus = os.cpus();
@@ -217,23 +189,6 @@ function machine() {
     git: { commit, dirty },
   };
 }
-
-/** Our custom resources, created in the bench's management namespace. */
-function crTarget(kind: Kind, namespace: string, name = '') {
-  const { group, plural } = kindInfo(kind);
-  return { group, version: API_VERSION, namespace, plural, name };
-}
-
-async function getCr(custom: CustomObjectsApi, kind: Kind, ns: string, name: string) {
-  try {
-    return (await custom.getNamespacedCustomObject(crTarget(kind, ns, name))) as Resource;
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    throw err;
-  }
-}
-
-const readyOf = (r: Resource | undefined) => r?.status?.conditions?.find((c) => c.type === 'Ready');
 
 async function main(): Promise<number> {
   const params = parseParams();
@@ -264,7 +219,7 @@ async function main(): Promise<number> {
       `${facts.nproc} cpus, load ${facts.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`,
   );
 
-  const env = await ensureStack(signal);
+  const env = await ensureStack(progress, signal);
   if (!params.skipBuild) {
     progress('npm run build (the orchestrator runs as the image runs it: node dist/src/main.js)');
     progress(`built in ${secs(buildDist())}`);
@@ -388,31 +343,14 @@ async function main(): Promise<number> {
     });
     const orch = orchestrator;
     progress(`orchestrator: pid ${orch.pid}, log ${logFile}`);
-    for (const name of ['source', 'destination']) {
-      created.crs.push({ kind: 'KubernetesCluster', name });
-      await custom.createNamespacedCustomObject({
-        ...crTarget('KubernetesCluster', mgmtNs),
-        body: {
-          apiVersion: 'assets.astronetes.io/v1alpha1',
-          kind: 'KubernetesCluster',
-          metadata: { name, namespace: mgmtNs },
-          spec: { secretName: name },
-        },
-      });
-    }
-    await waitFor(
-      'the orchestrator to report both KubernetesClusters Ready',
-      async () => {
-        if (orch.exited)
-          throw new Error(`the orchestrator exited (${JSON.stringify(orch.exited)}); see ${logFile}`);
-        const both = await Promise.all(
-          ['source', 'destination'].map((n) => getCr(custom, 'KubernetesCluster', mgmtNs, n)),
-        );
-        return both.every((r) => readyOf(r)?.status === 'True');
-      },
-      180_000,
+    await createReadyClusters({
+      custom,
+      namespace: mgmtNs,
+      orch,
+      logFile,
       signal,
-    );
+      onCreated: (name) => created.crs.push({ kind: 'KubernetesCluster', name }),
+    });
     const orchestratorReadyMs = Date.now() - procStart;
     await sleep(2000, signal); // let start-up garbage settle before the first sample
     const rss: Record<string, ProcSample> = { beforeA: sampleProc(orch.pid) };

@@ -16,6 +16,7 @@
  *
  * The orchestrator runs as the image runs it, `node dist/src/main.js` (npm run build first).
  */
+import type { Kind } from '../../src/api/kinds.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -25,13 +26,11 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
-import { API_VERSION, kindInfo, type Kind } from '../../src/api/kinds.js';
-import type { Resource } from '../../src/api/types.js';
 import {
   OWNER_LABEL,
   ownerLabelValue,
 } from '../../src/plugins/kubernetes-objects-to-kubernetes/transform.js';
-import { status as stackStatus, up, type StackEnv } from '../../tools/stack/stack.js';
+import { createReadyClusters, crTarget, ensureStack, getCr } from './stack.js';
 import {
   configMapBody,
   createNamespaces,
@@ -48,11 +47,12 @@ import {
   freePort,
   mib,
   millis,
+  numberFlag,
   pool,
+  progressPrinter,
   retry,
   secs,
   sleep,
-  statusOf,
   summarize,
   waitFor,
 } from './util.js';
@@ -125,14 +125,8 @@ function parseParams(): Params {
     process.exit(0);
   }
   const env = (flag: string) => `BENCH_${flag.toUpperCase().replaceAll('-', '_')}`;
-  const num = (flag: keyof typeof values, dflt: number, min = 1): number => {
-    const text = (values[flag] as string | undefined) ?? process.env[env(String(flag))];
-    if (text === undefined) return dflt;
-    const n = Number(text);
-    if (!Number.isFinite(n) || n < min)
-      throw new Error(`--${String(flag)} / ${env(String(flag))}: '${text}' is not a number >= ${min}`);
-    return n;
-  };
+  const num = (flag: keyof typeof values, dflt: number, min = 1): number =>
+    numberFlag(values, flag, dflt, min);
   const p: Params = {
     objects: Math.floor(num('objects', 50_000)),
     namespaces: Math.floor(num('namespaces', 500)),
@@ -156,40 +150,7 @@ function parseParams(): Params {
   return p;
 }
 
-const t0Process = Date.now();
-function progress(line: string): void {
-  process.stderr.write(`scale [${((Date.now() - t0Process) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
-}
-
-/** Reuses the running local stack (waiting while a component is being restarted), or brings it up. */
-async function ensureStack(signal: AbortSignal): Promise<StackEnv> {
-  const deadline = Date.now() + 5 * 60_000;
-  for (;;) {
-    const rows = await stackStatus();
-    const down = rows.filter((r) => r.state !== 'up').map((r) => r.component);
-    if (rows.length === 0 || down.length === 0 || down.length === rows.length || Date.now() > deadline) break;
-    progress(`stack: waiting for ${down.join(', ')} to come back (another run may be restarting it)`);
-    await sleep(5000, signal);
-  }
-  const { env } = await up({ print: (line) => progress(line) });
-  return env;
-}
-
-function crTarget(kind: Kind, namespace: string, name = '') {
-  const { group, plural } = kindInfo(kind);
-  return { group, version: API_VERSION, namespace, plural, name };
-}
-
-async function getCr(custom: CustomObjectsApi, kind: Kind, ns: string, name: string) {
-  try {
-    return (await custom.getNamespacedCustomObject(crTarget(kind, ns, name))) as Resource;
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    throw err;
-  }
-}
-
-const readyOf = (r: Resource | undefined) => r?.status?.conditions?.find((c) => c.type === 'Ready');
+const progress = progressPrinter('scale');
 
 /** Least-squares slope of y over x; NaN with fewer than two distinct x. */
 export function slope(points: readonly { x: number; y: number }[]): number {
@@ -248,7 +209,7 @@ async function main(): Promise<number> {
       facts.loadAverageAtStart.map((l) => l.toFixed(2)).join(' '),
   );
 
-  const env = await ensureStack(signal);
+  const env = await ensureStack(progress, signal);
   if (!params.skipBuild) {
     progress('npm run build');
     progress(`built in ${secs(buildDist())}`);
@@ -352,31 +313,14 @@ async function main(): Promise<number> {
     });
     const orch = orchestrator;
     progress(`orchestrator: pid ${orch.pid}, log ${logFile}`);
-    for (const name of ['source', 'destination']) {
-      created.crs.push('KubernetesCluster');
-      await custom.createNamespacedCustomObject({
-        ...crTarget('KubernetesCluster', mgmtNs),
-        body: {
-          apiVersion: 'assets.astronetes.io/v1alpha1',
-          kind: 'KubernetesCluster',
-          metadata: { name, namespace: mgmtNs },
-          spec: { secretName: name },
-        },
-      });
-    }
-    await waitFor(
-      'the orchestrator to report both KubernetesClusters Ready',
-      async () => {
-        if (orch.exited)
-          throw new Error(`the orchestrator exited (${JSON.stringify(orch.exited)}); see ${logFile}`);
-        const both = await Promise.all(
-          ['source', 'destination'].map((n) => getCr(custom, 'KubernetesCluster', mgmtNs, n)),
-        );
-        return both.every((r) => readyOf(r)?.status === 'True');
-      },
-      180_000,
+    await createReadyClusters({
+      custom,
+      namespace: mgmtNs,
+      orch,
+      logFile,
       signal,
-    );
+      onCreated: () => created.crs.push('KubernetesCluster'),
+    });
     await sleep(2000, signal);
     const before = sampleProc(orch.pid);
     progress(`orchestrator: ready, RSS ${mib(before.rss)}`);

@@ -204,3 +204,24 @@ export function stackS3Client(env: Record<string, string | undefined>): S3Client
     credentials: { accessKeyId: env.S3_ACCESS_KEY_ID!, secretAccessKey: env.S3_SECRET_ACCESS_KEY! },
   });
 }
+
+/**
+ * A numeric option of a bench script: `values[flag]` (from parseArgs), else `BENCH_<FLAG>`, else
+ * `dflt`; anything that is not a number >= `min` stops the script, naming the flag.
+ */
+export function numberFlag(values: Record<string, unknown>, flag: string, dflt: number, min = 1): number {
+  const env = `BENCH_${flag.toUpperCase().replaceAll('-', '_')}`;
+  const text = (values[flag] as string | undefined) ?? process.env[env];
+  if (text === undefined) return dflt;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min)
+    throw new Error(`--${flag} / ${env}: '${text}' is not a number >= ${min}`);
+  return n;
+}
+
+/** A progress printer for a bench script: `<name> [  12.3 s] line` on stderr, timed from now. */
+export function progressPrinter(name: string): (line: string) => void {
+  const t0 = Date.now();
+  return (line) =>
+    process.stderr.write(`${name} [${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+}
