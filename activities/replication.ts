@@ -190,7 +190,6 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         ctx.info.heartbeatDetails as ReplicationReport | undefined,
         (self?.status as { replication?: ReplicationReport } | undefined)?.replication,
       ];
-      const fromStatus = previous[1];
       const before = previous[0]?.lastResyncTime ?? previous[1]?.lastResyncTime;
       const quarantined = previous[0]?.quarantine ?? previous[1]?.quarantine;
       const changesSince = before ? Date.parse(before) : Date.now();
@@ -204,7 +203,9 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         lastUpdate: lastUpdateOf(self?.metadata.annotations),
         observe: (gvr, event) => recorder.event(gvr, event),
         onComparison,
-        lastCleanComparisonTime: fromStatus?.lastCleanComparisonTime,
+        // The comparisons before this run: a resumed attempt compares nothing, and keeps them.
+        lastComparisonTime: previous[0]?.lastComparisonTime ?? previous[1]?.lastComparisonTime,
+        lastCleanComparisonTime: previous[0]?.lastCleanComparisonTime ?? previous[1]?.lastCleanComparisonTime,
         comparisonRequest,
         lagWindow,
         changesSince: Number.isFinite(changesSince) ? changesSince : Date.now(),

@@ -66,7 +66,9 @@ export interface ReplicationRunOptions {
   observe?: (gvr: GVR, event: ReplicationEvent) => void;
   /** Called after each type's comparison of source, destination and bucket. */
   onComparison?: (comparison: Comparison) => void;
-  /** The last clean comparison's time before this run (from status), kept until a newer one. */
+  /** The last comparison's time before this run (heartbeat or status), until this run has its own. */
+  lastComparisonTime?: string;
+  /** The last clean comparison's time before this run (heartbeat or status), kept until a newer one. */
   lastCleanComparisonTime?: string;
   /** The compare annotation's value when the run starts: its first comparison answers it. */
   comparisonRequest?: string;
@@ -227,7 +229,8 @@ export class ReplicationRun {
     }
     // A comparison of the whole LiveSynchronization is as old as its oldest type's.
     const states = this.replicators.map((r) => r.comparisonState());
-    let lastComparisonTime: string | undefined;
+    // Until every type has compared (a resumed type does not), the earlier runs' time stands.
+    let lastComparisonTime = this.opts.lastComparisonTime;
     if (states.every((c) => c !== undefined)) {
       lastComparisonTime = states.map((c) => c.comparedAt).sort()[0];
       if (states.every((c) => c.clean) && (!this.lastClean || lastComparisonTime > this.lastClean))
