@@ -668,6 +668,12 @@ export class TypeReplicator {
     this.comparing ??= (async () => {
       const d = this.discovered;
       if (!d || this.listing || this.stopped || this.startError) return undefined;
+      if (this.resumed) {
+        // A resumed type knows only what changed since its checkpoint: a comparison needs the
+        // whole source, so it lists as a start does (and that start compares).
+        this.fallBack('comparison asked for');
+        return undefined;
+      }
       const run = await this.readTargets();
       const keys = new Set(run.owned.keys());
       for (const view of this.objectViews.values()) for (const k of view.objects.keys()) keys.add(k);
