@@ -11,6 +11,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { listWithEtags } from './backup-store.js';
 import { expiredQuarantineFolders, quarantineRoot } from './layout.js';
 
 /** The default `replication.quarantine.retention`: a week. */
@@ -70,20 +71,6 @@ export async function keepInQuarantine(opts: {
   return 'copy';
 }
 
-/** Every key under `prefix`, page by page. */
-async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = page.NextContinuationToken;
-  } while (token);
-  return keys;
-}
-
 /** The quarantine folders (`<time>` names) of `liveSync`. */
 export async function quarantineFolders(
   client: S3Client,
@@ -125,7 +112,7 @@ export async function enforceQuarantineRetention(opts: {
   const deleted: string[] = [];
   for (const folder of expired) {
     const prefix = `${root}${folder}/`;
-    const keys = await listKeys(client, bucket, prefix);
+    const keys = [...(await listWithEtags(client, bucket, prefix)).keys()];
     for (let i = 0; i < keys.length; i += 1000) {
       const out = await client.send(
         new DeleteObjectsCommand({

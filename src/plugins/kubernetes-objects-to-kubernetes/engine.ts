@@ -12,12 +12,7 @@
  * watch or an outage heals without waiting for a resync.
  */
 import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig } from '@kubernetes/client-node';
-import {
-  DeleteObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { KeyedQueue } from '../../kube/queue.js';
 import { pool } from '../../pool.js';
 import { resolveType, TYPE_NOT_SERVED, type ServedType } from '../../kube/discovery.js';
@@ -46,6 +41,7 @@ import {
   type GVR,
 } from '../../bucket/layout.js';
 import { keepInQuarantine } from '../../bucket/quarantine.js';
+import { listWithEtags } from '../../bucket/backup-store.js';
 import { regionMismatch, type BucketClientSettings } from '../../assets/bucket-endpoint.js';
 import type { ComponentSettings, EngineComponent } from './components.js';
 import { keyOf, Reflector, typedObject, type ReflectedType } from '../../kube/reflector.js';
@@ -728,18 +724,11 @@ export class TypeReplicator {
     if (!bucket) return undefined;
     const prefix = `${liveSyncPrefix(bucket.liveSync)}${resourceFolder(this.gvr)}/`;
     const originals = new Map<string, string | undefined>();
-    let token: string | undefined;
     try {
-      do {
-        const page = await bucket.client.send(
-          new ListObjectsV2Command({ Bucket: bucket.name, Prefix: prefix, ContinuationToken: token }),
-        );
-        for (const o of page.Contents ?? []) {
-          const parsed = o.Key && parseObjectKey(o.Key);
-          if (parsed) originals.set(`${parsed.namespace ?? ''}/${parsed.name}`, o.ETag);
-        }
-        token = page.NextContinuationToken;
-      } while (token);
+      for (const [key, etag] of await listWithEtags(bucket.client, bucket.name, prefix)) {
+        const parsed = parseObjectKey(key);
+        if (parsed) originals.set(`${parsed.namespace ?? ''}/${parsed.name}`, etag);
+      }
     } catch (err) {
       this.opts.onEvent?.({ type: 'error', namespace: '', reason: 'bucket' });
       this.bucketLog.error(

@@ -6,7 +6,8 @@
  * back; a selected object that has no original is reported failed. Restoring is idempotent: an
  * object already equal to its restored form is `unchanged`.
  */
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { listWithEtags } from '../../bucket/backup-store.js';
 import type { KubernetesObjectApi } from '@kubernetes/client-node';
 import { type KubernetesObject } from '@kubernetes/client-node';
 import jsonpatch from 'fast-json-patch';
@@ -81,15 +82,7 @@ async function listKeys(ctx: RestoreContext, bucketLog: Logger): Promise<string[
     ? `${quarantineRoot(ctx.liveSync)}${ctx.quarantine}`
     : `${liveSyncPrefix(ctx.liveSync)}${resourceFolder(ctx.gvr)}/`;
   bucketLog.info({ bucketObject: { path: prefix } }, 'listing object from bucket');
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await ctx.bucket.client.send(
-      new ListObjectsV2Command({ Bucket: ctx.bucket.name, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = page.NextContinuationToken;
-  } while (token);
+  const keys = [...(await listWithEtags(ctx.bucket.client, ctx.bucket.name, prefix)).keys()];
   return quarantine ? newestQuarantined(keys, quarantineRoot(ctx.liveSync), ctx.gvr, ctx.quarantine!) : keys;
 }
 
